@@ -1,0 +1,25 @@
+"""Backends: how the spawner core's neutral spec reaches Docker."""
+
+from .base import (
+    Address,
+    AddressPolicy,
+    ExecResult,
+    ObjectBackend,
+    ObjectSpec,
+    ObjectStatus,
+    ObservedObject,
+    PullPolicy,
+    VolumeBind,
+)
+
+__all__ = [
+    "Address",
+    "AddressPolicy",
+    "ExecResult",
+    "ObjectBackend",
+    "ObjectSpec",
+    "ObjectStatus",
+    "ObservedObject",
+    "PullPolicy",
+    "VolumeBind",
+]

@@ -1,0 +1,43 @@
+"""Exceptions the backends raise, independent of aiodocker's error types."""
+
+from __future__ import annotations
+
+
+class DockerOperationError(Exception):
+    """A Docker request failed.
+
+    ``status`` is the Engine's HTTP status (0 for in-band stream errors, 900 for
+    a daemon that cannot be reached). ``reason`` is a one-line text suitable for
+    the user; the full text goes to the admin log.
+    """
+
+    def __init__(self, operation: str, target: str, status: int, message: str) -> None:
+        self.operation = operation
+        self.target = target
+        self.status = status
+        self.message = message
+        super().__init__(f"{operation} {target}: [{status}] {message}")
+
+    @property
+    def reason(self) -> str:
+        first = self.message.strip().splitlines()[0] if self.message.strip() else ""
+        return f"{self.operation} {self.target} failed: {first or f'HTTP {self.status}'}"
+
+
+class DockerUnavailable(DockerOperationError):
+    """The daemon could not be reached or did not answer in time."""
+
+
+class ObjectExists(DockerOperationError):
+    """An object with the requested name already exists (HTTP 409 on create)."""
+
+
+class ImageNotAvailable(DockerOperationError):
+    """The image is missing and the pull policy forbids or failed to pull it."""
+
+
+class InvalidSpec(ValueError):
+    """Configuration could not be turned into a valid Engine request.
+
+    The message names the trait (or key) at fault.
+    """
