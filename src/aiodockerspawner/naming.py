@@ -1,0 +1,270 @@
+"""Object names, username escaping, template rendering and volume naming.
+
+Everything here reproduces dockerspawner's results exactly, so that a hub
+switching spawner classes finds the containers and volumes its users already
+have. All functions are pure: no I/O and no Docker client.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+import escapism
+
+from .backends.base import VolumeBind
+from .errors import InvalidSpec
+
+__all__ = [
+    "EscapeFunc",
+    "binds_as_dockerspawner_dict",
+    "default_format_volume_name",
+    "default_name_template",
+    "escape_dns",
+    "escape_legacy",
+    "escape_server_name",
+    "escaped_format_volume_name",
+    "format_volume_name_default",
+    "mount_points",
+    "render_templates",
+    "resolve_escape",
+    "template_namespace",
+    "volumes_to_binds",
+]
+
+#: A function turning arbitrary text (a username, a server name) into name-safe text.
+EscapeFunc = Callable[[str], str]
+
+_DNS_SAFE = frozenset(string.ascii_lowercase + string.digits)
+_LEGACY_SAFE = frozenset(string.ascii_letters + string.digits + "-")
+
+
+def escape_dns(s: str) -> str:
+    """dockerspawner's default escaping (since 12.0).
+
+    Only ``[a-z0-9]`` are kept; every other character, including ``-`` and
+    upper-case letters, becomes ``-XX`` per UTF-8 byte (hex), and the result is
+    lower-cased. The output is a valid DNS label fragment and the mapping is
+    injective, so ``--`` can safely separate a username from a server name.
+    """
+    escaped: str = escapism.escape(s, safe=_DNS_SAFE, escape_char="-")
+    return escaped.lower()
+
+
+def escape_legacy(s: str) -> str:
+    """dockerspawner's pre-12 escaping, selected with ``escape = "legacy"``.
+
+    Letters (either case), digits and ``-`` are kept; everything else becomes
+    ``_XX`` per UTF-8 byte. No lower-casing.
+    """
+    escaped: str = escapism.escape(s, safe=_LEGACY_SAFE, escape_char="_")
+    return escaped
+
+
+def resolve_escape(value: object) -> EscapeFunc:
+    """Turn the ``escape`` trait's value into an escaping function.
+
+    ``None`` selects :func:`escape_dns`, the string ``"legacy"`` selects
+    :func:`escape_legacy` and any callable is used as is. Anything else is a
+    configuration error.
+    """
+    if value is None:
+        return escape_dns
+    if isinstance(value, str) and value == "legacy":
+        return escape_legacy
+    if callable(value):
+        func: EscapeFunc = value
+        return func
+    raise ValueError(f"DockerSpawner.escape must be callable, got {value!r}")
+
+
+def escape_server_name(server_name: str, escape: EscapeFunc) -> str:
+    """Escape a server name the way dockerspawner does.
+
+    The name is lower-cased *before* escaping (so ``Foo`` and ``foo`` yield the
+    same object name). That is a dockerspawner quirk kept on purpose: changing
+    it would rename existing named-server containers and volumes.
+    """
+    return escape(server_name.lower())
+
+
+def default_name_template(server_name: str) -> str:
+    """The default ``name_template``: named servers get a ``--`` suffix.
+
+    ``--`` never occurs in :func:`escape_dns` output, so names stay unambiguous.
+    """
+    if server_name:
+        return "{prefix}-{username}--{servername}"
+    return "{prefix}-{username}"
+
+
+def template_namespace(
+    *,
+    escaped_username: str,
+    raw_username: str,
+    image: str,
+    escaped_servername: str,
+    raw_servername: str,
+    prefix: str,
+) -> dict[str, str]:
+    """The keys available to ``name_template``, volumes, mounts and extra configs.
+
+    Identical to dockerspawner's ``template_namespace()``. ``escaped_servername``
+    should come from :func:`escape_server_name` (lower-cased, then escaped) to
+    keep dockerspawner's names. ``imagename`` is the image reference with ``/``
+    and ``:`` replaced by ``-``.
+    """
+    return {
+        "username": escaped_username,
+        "safe_username": escaped_username,
+        "raw_username": raw_username,
+        "imagename": image.replace("/", "-").replace(":", "-"),
+        "servername": escaped_servername,
+        "raw_servername": raw_servername,
+        "prefix": prefix,
+    }
+
+
+def render_templates(obj: Any, ns: Mapping[str, str]) -> Any:
+    """Format every string inside ``obj`` with ``str.format(**ns)``.
+
+    Walks mappings (keys and values), lists and tuples and returns new
+    containers; other values are returned untouched. A string that is not a
+    valid template for ``ns`` (unknown field, stray brace, positional field,
+    attribute lookup that fails) is left exactly as it was, like dockerspawner.
+    """
+    if isinstance(obj, str):
+        try:
+            return obj.format(**ns)
+        except (KeyError, ValueError, IndexError, AttributeError):
+            return obj
+    if isinstance(obj, Mapping):
+        return {render_templates(k, ns): render_templates(v, ns) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [render_templates(item, ns) for item in obj]
+    if isinstance(obj, tuple):
+        return tuple(render_templates(item, ns) for item in obj)
+    return obj
+
+
+def format_volume_name_default(template: str, ns: Mapping[str, str]) -> str:
+    """Render one volume name or path. Format errors propagate (not swallowed)."""
+    return template.format(**ns)
+
+
+class _SpawnerNamespace(Protocol):
+    """The part of a spawner the dockerspawner volume naming strategies use."""
+
+    @property
+    def escaped_name(self) -> str: ...
+
+    def template_namespace(self) -> Mapping[str, str]: ...
+
+
+def default_format_volume_name(template: str, spawner: _SpawnerNamespace) -> str:
+    """dockerspawner's default ``format_volume_name``: the spawner's template namespace."""
+    return template.format(**spawner.template_namespace())
+
+
+def escaped_format_volume_name(template: str, spawner: _SpawnerNamespace) -> str:
+    """dockerspawner's ``escaped_format_volume_name``, kept for old configurations.
+
+    ``{username}`` is the escaped username, which the default namespace already
+    provides, so the result equals :func:`default_format_volume_name`.
+    """
+    ns = dict(spawner.template_namespace())
+    ns["username"] = spawner.escaped_name
+    return template.format(**ns)
+
+
+_ACCESS_MODES = frozenset({"rw", "ro"})
+
+
+def _read_only_mode(own_mode: str | None) -> str:
+    """``ro`` plus any non-access options of ``own_mode`` (``z``, ``Z``, ...)."""
+    options = [o for o in (own_mode or "").split(",") if o and o not in _ACCESS_MODES]
+    return ",".join(["ro", *options])
+
+
+def volumes_to_binds(
+    volumes: Mapping[str, str | Mapping[str, Any]],
+    *,
+    mode: str,
+    format_name: Callable[[str], str],
+    trait: str = "DockerSpawner.volumes",
+) -> list[VolumeBind]:
+    """Turn a ``volumes``-style mapping into binds, rendering names.
+
+    Each key is a host path or a named volume; each value is either the guest
+    path (taking ``mode``) or a dict with ``bind`` and optional ``mode`` and
+    ``propagation``. Keys and guest paths go through ``format_name``.
+
+    ``mode="ro"`` is how ``read_only_volumes`` is processed and it is enforced:
+    a dict's own access mode (``rw``) is replaced by ``ro``, while its other
+    options such as SELinux ``z``/``Z`` are kept (``{"mode": "z"}`` becomes
+    ``ro,z``). dockerspawner let the dict's mode win, which could make a
+    "read-only" volume writable.
+    """
+    binds: list[VolumeBind] = []
+    for key, value in volumes.items():
+        if not isinstance(key, str):
+            raise InvalidSpec(f"{trait}: keys must be strings, got {key!r}")
+        bind_mode = mode
+        propagation: str | None = None
+        if isinstance(value, str):
+            target = value
+        elif isinstance(value, Mapping):
+            bind = value.get("bind")
+            if not isinstance(bind, str):
+                raise InvalidSpec(
+                    f"{trait}: entry {key!r} needs a string 'bind' (the path inside the "
+                    f"container), got {value!r}"
+                )
+            target = bind
+            own_mode = value.get("mode")
+            if own_mode is not None and not isinstance(own_mode, str):
+                raise InvalidSpec(f"{trait}: entry {key!r} has a non-string mode {own_mode!r}")
+            own_propagation = value.get("propagation")
+            if own_propagation is not None and not isinstance(own_propagation, str):
+                raise InvalidSpec(
+                    f"{trait}: entry {key!r} has a non-string propagation {own_propagation!r}"
+                )
+            if mode == "ro":
+                bind_mode = _read_only_mode(own_mode)
+            elif own_mode:
+                bind_mode = own_mode
+            propagation = own_propagation or None
+        else:
+            raise InvalidSpec(
+                f"{trait}: entry {key!r} must be a path string or a dict with 'bind', "
+                f"got {type(value).__name__}"
+            )
+        binds.append(
+            VolumeBind(
+                source=format_name(key),
+                target=format_name(target),
+                mode=bind_mode,
+                propagation=propagation,
+            )
+        )
+    return binds
+
+
+def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[str, str]]:
+    """dockerspawner's ``volume_binds`` shape: ``{host: {"bind", "mode"[, "propagation"]}}``.
+
+    Later entries win for a repeated host key, as in dockerspawner.
+    """
+    result: dict[str, dict[str, str]] = {}
+    for b in binds:
+        entry = {"bind": b.target, "mode": b.mode}
+        if b.propagation:
+            entry["propagation"] = b.propagation
+        result[b.source] = entry
+    return result
+
+
+def mount_points(binds: Iterable[VolumeBind]) -> list[str]:
+    """dockerspawner's ``volume_mount_points``: the guest paths, sorted."""
+    return sorted(b.target for b in binds)
