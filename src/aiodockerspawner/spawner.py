@@ -1,0 +1,800 @@
+"""DockerSpawner: the backend-agnostic spawner core.
+
+The core owns configuration (the DockerSpawner trait surface), user options,
+state and the start/stop/poll orchestration. It resolves everything into a
+neutral :class:`~aiodockerspawner.backends.ObjectSpec` and hands it to an
+:class:`~aiodockerspawner.backends.ObjectBackend`; it never builds Engine JSON
+and never calls aiodocker itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import aiodocker
+from jupyterhub.spawner import Spawner
+from jupyterhub.traitlets import ByteSpecification, Command
+from traitlets import (
+    Any as AnyTrait,
+)
+from traitlets import (
+    Bool,
+    CaselessStrEnum,
+    Dict,
+    Float,
+    Int,
+    List,
+    Unicode,
+    Union,
+    default,
+    observe,
+    validate,
+)
+from traitlets import (
+    Callable as CallableTrait,
+)
+
+from . import naming, options
+from ._version import __version__
+from .backends.base import AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
+from .backends.container import ContainerBackend
+from .client import Endpoint, resolve_endpoint, shared_client
+from .errors import DockerOperationError, InvalidSpec, ObjectExists
+from .specs import parse_bytes
+
+#: label keys put on every object this spawner creates
+LABEL_MANAGED_BY = "aiodockerspawner.managed-by"
+LABEL_HUB = "aiodockerspawner.hub-id"
+LABEL_USER = "aiodockerspawner.user"
+LABEL_SERVER = "aiodockerspawner.server"
+LABEL_VERSION = "aiodockerspawner.version"
+
+_TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
+
+
+async def _maybe_await(value: Any) -> Any:
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class DockerSpawner(Spawner):  # type: ignore[misc]
+    """Spawn each single-user server in its own Docker container.
+
+    Configuration is read from ``c.DockerSpawner`` exactly as dockerspawner's
+    is; see the migration guide for the few deliberate differences.
+    """
+
+    #: what kind of Docker object this spawner manages, for messages
+    object_type: ClassVar[str] = "container"
+
+    # -- image selection --------------------------------------------------
+
+    image = Unicode(
+        help="""
+        The image each server runs, e.g. ``quay.io/jupyterhub/singleuser:5``.
+
+        Users can only pick a different one through ``allowed_images``. The
+        image is exported to the server as ``JUPYTER_IMAGE_SPEC``.
+        """,
+    ).tag(config=True)
+
+    @default("image")
+    def _default_image(self) -> str:
+        import jupyterhub
+
+        major_minor = ".".join(jupyterhub.__version__.split(".")[:2])
+        return f"quay.io/jupyterhub/singleuser:{major_minor}"
+
+    allowed_images = Union(
+        [AnyTrait(), Dict(), List()],
+        default_value={},
+        help="""
+        Images users may choose between, through the spawn form or the
+        ``image`` user option.
+
+        A dict maps what the user picks (the key, shown in the form) to the
+        image that runs (the value); a list allows exactly those image names;
+        ``"*"`` allows any image at all; a callable ``f(spawner)`` (which may
+        be async) returns any of these and is evaluated at each spawn.
+
+        When unset, users cannot choose: a request that names an image, even
+        the default one, is refused with HTTP 400.
+        """,
+    ).tag(config=True)
+
+    @validate("allowed_images")
+    def _validate_allowed_images(self, proposal: Any) -> Any:
+        value = proposal.value
+        if callable(value):
+            return value
+        return options.normalize_allowed_images(value) or {}
+
+    pull_policy = CaselessStrEnum(
+        ["ifnotpresent", "always", "never", "skip"],
+        default_value="ifnotpresent",
+        help="""
+        When to pull the image: ``ifnotpresent`` (only when missing),
+        ``always`` (before every start), ``never`` (fail when missing) or
+        ``skip`` (do not look; let the create fail if it is missing).
+        """,
+    ).tag(config=True)
+
+    # -- naming -----------------------------------------------------------
+
+    prefix = Unicode(
+        "jupyter",
+        help="Prefix of container names; the ``{prefix}`` of ``name_template``.",
+    ).tag(config=True)
+
+    name_template = Unicode(
+        help="""
+        Template of the container name. Fields: ``{prefix}``, ``{username}``
+        (escaped), ``{raw_username}``, ``{safe_username}``, ``{imagename}``,
+        ``{servername}`` (escaped), ``{raw_servername}``.
+
+        Defaults to ``{prefix}-{username}`` for the default server and
+        ``{prefix}-{username}--{servername}`` for named servers.
+        """,
+    ).tag(config=True)
+
+    @default("name_template")
+    def _default_name_template(self) -> str:
+        return naming.default_name_template(self.name)
+
+    escape = AnyTrait(
+        help="""
+        How user and server names are escaped for Docker names: a callable
+        ``f(str) -> str``, or ``"legacy"`` for the pre-12 dockerspawner scheme.
+        The default keeps ``[a-z0-9]`` and escapes everything else as
+        ``-XX``, which is safe for DNS and identical to dockerspawner's.
+        """,
+    ).tag(config=True)
+
+    @default("escape")
+    def _default_escape(self) -> Callable[[str], str]:
+        return naming.escape_dns
+
+    @validate("escape")
+    def _validate_escape(self, proposal: Any) -> Callable[[str], str]:
+        return naming.resolve_escape(proposal.value)
+
+    object_id = Unicode(allow_none=True, help="Docker ID of the current object.")
+    object_name = Unicode(help="Name of the current object; persisted in state.")
+
+    @default("object_name")
+    def _default_object_name(self) -> str:
+        return str(naming.render_templates(self.name_template, self.template_namespace()))
+
+    @observe("image")
+    def _image_changed(self, change: Any) -> None:
+        # name templates may use {imagename}; keep the name in step with the image
+        if "{imagename}" in self.name_template and not self._name_from_state:
+            self.object_name = self._default_object_name()
+
+    _name_from_state = False
+
+    # -- Docker endpoint ----------------------------------------------------
+
+    client_kwargs = Dict(
+        help="""
+        docker-py style client settings, applied last: ``base_url``,
+        ``version``, ``timeout``, ``tls`` and ``max_pool_size`` are understood.
+        """,
+    ).tag(config=True)
+
+    tls_config = Dict(
+        help="""
+        TLS settings for a tcp Docker endpoint, in docker-py's ``TLSConfig``
+        vocabulary: ``client_cert`` (cert, key), ``ca_cert``, ``verify``,
+        ``assert_hostname``.
+        """,
+    ).tag(config=True)
+
+    docker_connection_limit = Int(
+        100,
+        help="""
+        Most simultaneous connections to the Docker daemon from this Hub
+        (shared by all servers). Requests beyond it wait for a free
+        connection.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    docker_request_timeout = Float(
+        60.0,
+        help="""
+        Seconds to wait for any single Docker API answer before giving up.
+        Pulls and stops have their own, longer deadlines.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    # -- networking ---------------------------------------------------------
+
+    network_name = Unicode(
+        "bridge",
+        help="""
+        Docker network the container joins: ``bridge`` (default; the port is
+        published on ``host_ip``), ``host``, or a user-defined network.
+        """,
+    ).tag(config=True)
+
+    use_internal_ip = Bool(
+        help="""
+        Connect to the container's own IP on ``network_name`` instead of a
+        published port. Defaults to True on user-defined networks.
+        """,
+    ).tag(config=True)
+
+    @default("use_internal_ip")
+    def _default_use_internal_ip(self) -> bool:
+        return self.network_name not in {"bridge", "host"}
+
+    use_internal_hostname = Bool(
+        help="""
+        Connect to the container by its name (needs Docker DNS, i.e. a
+        user-defined network). Defaults to ``internal_ssl``.
+        """,
+    ).tag(config=True)
+
+    @default("use_internal_hostname")
+    def _default_use_internal_hostname(self) -> bool:
+        return bool(self.internal_ssl)
+
+    host_ip = Unicode(
+        "127.0.0.1",
+        help="""
+        Host interface the server's port is published on (bridge network).
+        Defaults to 127.0.0.1, or the host of a ``tcp://`` ``DOCKER_HOST``.
+        """,
+    ).tag(config=True)
+
+    @default("host_ip")
+    def _default_host_ip(self) -> str:
+        docker_host = os.environ.get("DOCKER_HOST", "")
+        if docker_host.startswith("tcp://"):
+            from urllib.parse import urlsplit
+
+            return urlsplit(docker_host).hostname or "127.0.0.1"
+        return "127.0.0.1"
+
+    links = Dict(
+        help="Legacy container links: ``{container_name: alias}``.",
+    ).tag(config=True)
+
+    # -- storage ----------------------------------------------------------
+
+    volumes = Dict(
+        help="""
+        Host paths or named volumes to mount: ``{source: target}`` or
+        ``{source: {"bind": target, "mode": "rw", "propagation": ...}}``.
+        Both sides may use ``{username}``, ``{raw_username}``,
+        ``{servername}`` and ``{prefix}``. A source without ``/`` is a
+        named volume.
+        """,
+    ).tag(config=True)
+
+    read_only_volumes = Dict(
+        help="Like ``volumes``, always mounted read-only.",
+    ).tag(config=True)
+
+    mounts = List(
+        Dict(),
+        help="""
+        Extra mounts as dicts, in docker-py ``Mount`` keywords (``target``,
+        ``source``, ``type``, ``read_only``, ...) or Engine ``Mount`` keys.
+        String values are templated like ``volumes``.
+        """,
+    ).tag(config=True)
+
+    format_volume_name = AnyTrait(
+        help="""
+        Callable ``f(template, spawner) -> str`` that renders volume sources
+        and targets. See ``aiodockerspawner.volumenamingstrategy``.
+        """,
+    ).tag(config=True)
+
+    @default("format_volume_name")
+    def _default_format_volume_name(self) -> Callable[[str, Any], str]:
+        return naming.default_format_volume_name
+
+    # -- lifecycle ----------------------------------------------------------
+
+    remove = Bool(
+        False,
+        help="""
+        Remove the container when its server stops. When False, a stopped
+        container is started again on the next spawn, keeping its files.
+        """,
+    ).tag(config=True)
+
+    stop_grace_period = Float(
+        10.0,
+        help="""
+        Seconds a stopping server gets between SIGTERM and SIGKILL.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    hub_id = Unicode(
+        "jupyterhub",
+        help="""
+        Identifies this Hub in the labels of the objects it creates. Give
+        each Hub sharing one Docker daemon its own value.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    extra_create_kwargs = Union(
+        [CallableTrait(), Dict()],
+        help="""
+        Extra container settings, deep-merged over the generated ones: a dict
+        (or a callable ``f(spawner)``, possibly async, returning one) of
+        docker-py ``create_container`` keywords or Engine ``Config`` keys.
+        String values are templated.
+        """,
+    ).tag(config=True)
+
+    @default("extra_create_kwargs")
+    def _default_extra_create_kwargs(self) -> dict[str, Any]:
+        return {}
+
+    extra_host_config = Union(
+        [CallableTrait(), Dict()],
+        help="""
+        Extra host configuration, deep-merged over the generated one: a dict
+        (or a callable, possibly async) of docker-py ``create_host_config``
+        keywords (``shm_size``, ``cap_add``, ``device_requests``, ...) or
+        Engine ``HostConfig`` keys. An unknown key fails the spawn.
+        """,
+    ).tag(config=True)
+
+    @default("extra_host_config")
+    def _default_extra_host_config(self) -> dict[str, Any]:
+        return {}
+
+    post_start_cmd = AnyTrait(
+        False,
+        help="Command to run inside the container after it starts (a string or False).",
+    ).tag(config=True)
+
+    # -- resources (callables evaluated at each start) ---------------------
+
+    mem_limit = Union(
+        [CallableTrait(), ByteSpecification()],
+        allow_none=True,
+        default_value=None,
+        help="""
+        Memory limit (``HostConfig.Memory``): bytes, a string such as ``"2G"``,
+        or a callable ``f(spawner)`` (possibly async) evaluated at each start.
+        """,
+    ).tag(config=True)
+
+    mem_guarantee = Union(
+        [CallableTrait(), ByteSpecification()],
+        allow_none=True,
+        default_value=None,
+        help="""
+        Memory reservation (``HostConfig.MemoryReservation``), a soft limit;
+        like ``mem_limit`` it may be a callable.
+
+        .. versionadded:: 0.1
+           dockerspawner ignores it for containers.
+        """,
+    ).tag(config=True)
+
+    cpu_limit = Union(
+        [CallableTrait(), Float()],
+        allow_none=True,
+        default_value=None,
+        help="""
+        CPU limit in cores, enforced as ``CpuQuota`` over a ``CpuPeriod`` of
+        100 ms (the period can be overridden in ``extra_host_config``); may
+        be a callable evaluated at each start.
+        """,
+    ).tag(config=True)
+
+    cpu_guarantee = Union(
+        [CallableTrait(), Float()],
+        allow_none=True,
+        default_value=None,
+        help="""
+        Relative CPU weight in cores (``CpuShares = 1024 * cores``); a
+        best-effort share under contention, not a reservation.
+
+        .. versionadded:: 0.1
+           dockerspawner ignores it for containers.
+        """,
+    ).tag(config=True)
+
+    # -- base Spawner defaults that differ for containers --------------------
+
+    cmd = Command(
+        None,
+        allow_none=True,
+        minlen=0,
+        help="""
+        Command the container runs; None (the default) keeps the image's own
+        CMD. ``args`` are appended either way.
+        """,
+    ).tag(config=True)
+
+    @default("ip")
+    def _default_ip(self) -> str:
+        return "0.0.0.0"
+
+    @default("port")
+    def _default_port(self) -> int:
+        return 8888
+
+    @default("env_keep")
+    def _default_env_keep(self) -> list[str]:
+        return []
+
+    @default("options_form")
+    def _default_options_form(self) -> Any:
+        if callable(self.allowed_images):
+
+            async def render(spawner: DockerSpawner) -> str:
+                allowed = await options.resolve_allowed_images(spawner.allowed_images, spawner)
+                return options.render_options_form(allowed, spawner.image)
+
+            return render
+        return options.render_options_form(self.allowed_images or None, self.image)
+
+    @default("options_from_form")
+    def _default_options_from_form(self) -> Callable[[Mapping[str, list[str]]], dict[str, str]]:
+        return options.options_from_form
+
+    # -- runtime state ------------------------------------------------------
+
+    _starting = False
+    _escaped_name: str | None = None
+
+    @property
+    def escaped_name(self) -> str:
+        """The user's name escaped for Docker names."""
+        if self._escaped_name is None:
+            self._escaped_name = self.escape(self.user.name)
+        return self._escaped_name
+
+    @property
+    def escaped_server_name(self) -> str:
+        return naming.escape_server_name(self.name or "", self.escape)
+
+    @property
+    def will_resume(self) -> bool:
+        return not self.remove
+
+    def template_namespace(self) -> dict[str, str]:
+        return naming.template_namespace(
+            escaped_username=self.escaped_name,
+            raw_username=self.user.name,
+            image=self.image,
+            escaped_servername=self.escaped_server_name,
+            raw_servername=self.name or "",
+            prefix=self.prefix,
+        )
+
+    # -- Docker access ------------------------------------------------------
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return resolve_endpoint(
+            tls_config=self.tls_config,
+            client_kwargs=self.client_kwargs,
+            environ=os.environ,
+            connection_limit=self.docker_connection_limit,
+            request_timeout=self.docker_request_timeout,
+        )
+
+    @property
+    def client(self) -> aiodocker.Docker:
+        """The Hub-wide aiodocker client for this spawner's endpoint."""
+        return shared_client(self.endpoint)
+
+    @property
+    def backend(self) -> ObjectBackend:
+        endpoint = self.endpoint
+        return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host)
+
+    # -- state ----------------------------------------------------------------
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        super().load_state(state)
+        object_id = state.get("object_id") or state.get("container_id")
+        if object_id:
+            self.object_id = object_id
+        if state.get("object_name"):
+            self.object_name = state["object_name"]
+            self._name_from_state = True
+
+    def get_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = super().get_state()
+        if self.object_id:
+            state["object_id"] = self.object_id
+            state["object_name"] = self.object_name
+        return state
+
+    # -- environment and spec -------------------------------------------------
+
+    def get_env(self) -> dict[str, str]:
+        env: dict[str, str] = super().get_env()
+        env["JUPYTER_IMAGE_SPEC"] = self.image
+        return env
+
+    async def _evaluate(self, trait: str) -> Any:
+        value = getattr(self, trait)
+        if callable(value):
+            value = await _maybe_await(value(self))
+        return value
+
+    async def _resource(self, trait: str, kind: str) -> Any:
+        value = await self._evaluate(trait)
+        if value is None:
+            return None
+        number: float
+        try:
+            if kind == "bytes":
+                number = parse_bytes(value, key=f"DockerSpawner.{trait}")
+            else:
+                number = float(value)
+        except (TypeError, ValueError) as e:
+            raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
+        if number <= 0:
+            raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
+        return number
+
+    async def _extra(self, trait: str) -> dict[str, Any]:
+        value = await self._evaluate(trait)
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
+        rendered = naming.render_templates(dict(value), self.template_namespace())
+        return dict(rendered)
+
+    def _format_volume(self, template: str) -> str:
+        return str(self.format_volume_name(template, self))
+
+    def _labels(self) -> dict[str, str]:
+        return {
+            LABEL_MANAGED_BY: "aiodockerspawner",
+            LABEL_HUB: self.hub_id,
+            LABEL_USER: self.user.name,
+            LABEL_SERVER: self.name or "",
+            LABEL_VERSION: __version__,
+        }
+
+    async def build_spec(self) -> ObjectSpec:
+        """Resolve configuration into the neutral spec; raises InvalidSpec on bad config."""
+        binds = naming.volumes_to_binds(
+            self.volumes, mode="rw", format_name=self._format_volume, trait="DockerSpawner.volumes"
+        ) + naming.volumes_to_binds(
+            self.read_only_volumes,
+            mode="ro",
+            format_name=self._format_volume,
+            trait="DockerSpawner.read_only_volumes",
+        )
+        ns = self.template_namespace()
+        mounts = [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
+        limits = {
+            "mem_limit": await self._resource("mem_limit", "bytes"),
+            "mem_guarantee": await self._resource("mem_guarantee", "bytes"),
+            "cpu_limit": await self._resource("cpu_limit", "cores"),
+            "cpu_guarantee": await self._resource("cpu_guarantee", "cores"),
+        }
+        env = {k: str(v) for k, v in self.get_env().items()}
+        for trait, value in limits.items():
+            # the base class exports the configured value; export the evaluated one
+            env.pop(trait.upper(), None)
+            if value is not None:
+                env[trait.upper()] = str(value)
+        return ObjectSpec(
+            name=self.object_name,
+            image=self.image,
+            env=env,
+            command=list(self.cmd) if self.cmd else None,
+            args=[str(a) for a in self.get_args()],
+            port=self.port,
+            labels=self._labels(),
+            network=self.network_name,
+            host_ip=None if self.use_internal_ip else self.host_ip,
+            binds=binds,
+            mounts=mounts,
+            links=dict(self.links),
+            mem_limit=limits["mem_limit"],
+            mem_guarantee=limits["mem_guarantee"],
+            cpu_limit=limits["cpu_limit"],
+            cpu_guarantee=limits["cpu_guarantee"],
+            auto_remove=self.remove,
+            extra_create=await self._extra("extra_create_kwargs"),
+            extra_host_config=await self._extra("extra_host_config"),
+        )
+
+    def address_policy(self) -> AddressPolicy:
+        return AddressPolicy(
+            use_internal_ip=self.use_internal_ip,
+            use_internal_hostname=self.use_internal_hostname,
+            network=self.network_name,
+            port=self.port,
+            host_ip=self.host_ip,
+        )
+
+    # -- user options -----------------------------------------------------------
+
+    async def _apply_image_option(self) -> None:
+        requested, ignored = options.validate_user_options(self.user_options)
+        if ignored:
+            self.log.warning(
+                "Ignoring user options %s for %s: this spawner only reads 'image'",
+                ignored,
+                self._log_name,
+            )
+        if not requested:
+            return
+        allowed = await options.resolve_allowed_images(self.allowed_images, self)
+        self.image = options.check_allowed(allowed, requested)
+
+    # -- start / stop / poll ------------------------------------------------------
+
+    def _fail(self, e: DockerOperationError) -> Exception:
+        """Attach a one-line reason for the spawn page; the log keeps the details."""
+        e.jupyterhub_message = f"Could not start your server: {e.reason}"  # type: ignore[attr-defined]
+        return e
+
+    async def start(self) -> str:
+        self._starting = True
+        try:
+            return await self._start()
+        finally:
+            self._starting = False
+
+    async def _start(self) -> str:
+        await self._apply_image_option()
+        try:
+            spec = await self.build_spec()
+        except InvalidSpec as e:
+            self.log.error("Invalid configuration for %s: %s", self._log_name, e)
+            raise
+        backend = self.backend
+        created = False
+        try:
+            try:
+                obj = await backend.create(spec, self.pull_policy)
+                created = True
+                self.log.info(
+                    "Created %s %s (id: %s) from image %s for %s",
+                    backend.object_type,
+                    spec.name,
+                    obj.id[:7],
+                    spec.image,
+                    self._log_name,
+                )
+            except ObjectExists:
+                obj, created = await self._adopt_existing(backend, spec)
+            self.object_id = obj.id
+            obj = await backend.start(obj)
+            address = await backend.address(obj, self.address_policy())
+            if self.post_start_cmd:
+                await self.post_start_exec()
+        except DockerOperationError as e:
+            self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
+            if created:
+                await self._discard(backend, spec.name)
+            raise self._fail(e) from e
+        except BaseException:
+            # cancelled (start_timeout) or an unexpected error: leave nothing behind
+            if created:
+                await self._discard(backend, spec.name)
+            raise
+        scheme = "https" if self.internal_ssl else "http"
+        self.log.info(
+            "%s %s for %s is at %s",
+            backend.object_type.capitalize(),
+            spec.name,
+            self._log_name,
+            address.url(scheme),
+        )
+        return address.url(scheme)
+
+    async def _adopt_existing(
+        self, backend: ObjectBackend, spec: ObjectSpec
+    ) -> tuple[ObservedObject, bool]:
+        """Handle a name conflict: resume the old object or replace it."""
+        existing = await backend.inspect(spec.name)
+        if existing is not None and not self.remove:
+            self.log.info(
+                "Found existing %s %s (id: %s) for %s; resuming it",
+                backend.object_type,
+                spec.name,
+                existing.id[:7],
+                self._log_name,
+            )
+            for key in _TOKEN_ENV_KEYS:
+                token = existing.env.get(key)
+                if token:
+                    self.api_token = token
+                    break
+            return existing, False
+        if existing is not None:
+            self.log.warning(
+                "Removing %s %s (id: %s) that should have been cleaned up",
+                backend.object_type,
+                spec.name,
+                existing.id[:7],
+            )
+            await backend.remove(spec.name)
+        return await backend.create(spec, self.pull_policy), True
+
+    async def _discard(self, backend: ObjectBackend, name: str) -> None:
+        """Remove an object this start created, even while being cancelled."""
+        task = asyncio.ensure_future(backend.remove(name))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            raise
+        except DockerOperationError as e:
+            self.log.warning("Could not remove %s after a failed start: %s", name, e)
+        self.object_id = ""
+
+    async def post_start_exec(self) -> None:
+        """Run ``post_start_cmd`` in the started container and log what it printed."""
+        result = await self.backend.exec(self.object_id or self.object_name, self.post_start_cmd)
+        name = self.object_name
+        if result.stdout.strip():
+            self.log.debug("post_start stdout in %s: %s", name, result.stdout.rstrip())
+        if result.stderr.strip():
+            self.log.warning("post_start stderr in %s: %s", name, result.stderr.rstrip())
+        if result.exit_code:
+            self.log.warning(
+                "post_start command %r in %s exited with code %s",
+                self.post_start_cmd,
+                name,
+                result.exit_code,
+            )
+
+    async def poll(self) -> int | None:
+        if self._starting:
+            return None
+        target = self.object_id or self.object_name
+        if not target:
+            return 0
+        obj = await self.backend.inspect(target)
+        if obj is None:
+            self.log.debug("%s %s for %s not found", self.object_type, target, self._log_name)
+            self.object_id = ""
+            return 0
+        if obj.status.running or obj.status.status in ("restarting", "paused"):
+            return None
+        self.log.debug(
+            "%s %s for %s is %s",
+            self.object_type,
+            obj.name,
+            self._log_name,
+            obj.status.describe(),
+        )
+        return int(obj.status.exit_code or 0)
+
+    async def stop(self, now: bool = False) -> None:
+        target = self.object_id or self.object_name
+        backend = self.backend
+        grace = 0.0 if now else self.stop_grace_period
+        self.log.info(
+            "Stopping %s %s for %s", backend.object_type, self.object_name, self._log_name
+        )
+        await asyncio.wait_for(backend.stop(target, grace), grace + self.docker_request_timeout)
+        if self.remove:
+            await backend.remove(target)
+            self.object_id = ""
+        self.clear_state()

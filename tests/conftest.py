@@ -1,0 +1,84 @@
+"""Shared fixtures: the real Docker daemon, test images and spawner factories.
+
+Tests that need a service fail loudly when it is missing: ``nox -s tests``
+(scripts/ensure-services) brings every service up first, so a skip would only
+hide a broken environment.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+
+import jupyterhub
+import pytest
+
+from aiodockerspawner.client import close_shared_clients
+
+TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
+SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"
+#: hub id label of every object the test suite creates
+TEST_HUB_ID = "aiodockerspawner-tests"
+TEST_PREFIX = "adst"
+
+
+def _docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120)
+
+
+def remove_test_objects() -> None:
+    ids = _docker(
+        "ps", "-aq", "--filter", f"label=aiodockerspawner.hub-id={TEST_HUB_ID}"
+    ).stdout.split()
+    if ids:
+        _docker("rm", "-fv", *ids)
+
+
+@pytest.fixture(scope="session")
+def docker_daemon() -> Iterator[None]:
+    """A real Docker daemon; fails (never skips) when there is none."""
+    result = _docker("info", "--format", "{{.ServerVersion}}")
+    if result.returncode != 0:
+        pytest.fail(
+            "No Docker daemon answers; run scripts/ensure-services (nox -s tests does):\n"
+            + result.stderr
+        )
+    remove_test_objects()
+    yield
+    remove_test_objects()
+
+
+def _require_image(image: str) -> None:
+    if _docker("image", "inspect", image).returncode != 0:
+        pytest.fail(f"Test image {image} is missing; run scripts/build-images")
+
+
+@pytest.fixture(scope="session")
+def tiny_image(docker_daemon: None) -> str:
+    _require_image(TINY_IMAGE)
+    return TINY_IMAGE
+
+
+@pytest.fixture(scope="session")
+def singleuser_image(docker_daemon: None) -> str:
+    _require_image(SINGLEUSER_IMAGE)
+    return SINGLEUSER_IMAGE
+
+
+@pytest.fixture(scope="session")
+def hub_connect_ip() -> str:
+    """An address of this machine that containers on the default bridge reach."""
+    if os.environ.get("HUB_CONNECT_IP"):
+        return os.environ["HUB_CONNECT_IP"]
+    out = _docker(
+        "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"
+    ).stdout.strip()
+    return out or "172.17.0.1"
+
+
+@pytest.fixture(autouse=True, scope="module")
+async def _close_clients() -> AsyncIterator[None]:
+    """Close the shared aiodocker clients of each module's event loop."""
+    yield
+    await close_shared_clients()
