@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import ssl
@@ -235,12 +236,21 @@ async def _close_client(client: aiodocker.Docker) -> None:
             await connector.close()
 
 
-async def _keep(client: aiodocker.Docker) -> None:
+async def _keep(client: aiodocker.Docker, started: list[bool]) -> None:
     """Hold a client open until cancelled (JupyterHub cancels tasks at shutdown)."""
+    started.append(True)
     try:
         await asyncio.Event().wait()
     finally:
         await _close_client(client)
+
+
+def _close_if_never_started(
+    client: aiodocker.Docker, started: list[bool], task: asyncio.Task[None]
+) -> None:
+    # a task cancelled before its first step never runs its finally clause
+    if not started and not task.get_loop().is_closed():
+        task.get_loop().create_task(_close_client(client))
 
 
 def shared_client(endpoint: Endpoint) -> aiodocker.Docker:
@@ -251,7 +261,11 @@ def shared_client(endpoint: Endpoint) -> aiodocker.Docker:
     if entry is not None and entry.loop is loop and not entry.keeper.done():
         return entry.client
     client = _build_client(endpoint)
-    keeper = loop.create_task(_keep(client), name=f"aiodockerspawner-client {endpoint.url}")
+    started: list[bool] = []
+    keeper = loop.create_task(
+        _keep(client, started), name=f"aiodockerspawner-client {endpoint.url}"
+    )
+    keeper.add_done_callback(functools.partial(_close_if_never_started, client, started))
     _clients[key] = _Entry(loop, client, keeper)
     return client
 
