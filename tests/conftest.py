@@ -18,9 +18,10 @@ from aiodockerspawner.client import close_shared_clients
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"
-#: hub id label of every object the test suite creates
-TEST_HUB_ID = "aiodockerspawner-tests"
-TEST_PREFIX = "adst"
+#: hub id label of every object the test suite creates; set the variables to run
+#: several suites side by side on one daemon without them removing each other's objects
+TEST_HUB_ID = os.environ.get("AIODOCKERSPAWNER_TEST_HUB_ID", "aiodockerspawner-tests")
+TEST_PREFIX = os.environ.get("AIODOCKERSPAWNER_TEST_PREFIX", "adst")
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,7 +11,7 @@ from aiodockerspawner.backends.base import AddressPolicy, ObjectSpec
 from aiodockerspawner.backends.container import ContainerBackend
 from aiodockerspawner.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import ImageNotAvailable, ObjectExists
-from tests.conftest import TEST_HUB_ID
+from tests.conftest import TEST_HUB_ID, TEST_PREFIX
 from tests.helpers import unique_user
 
 pytestmark = pytest.mark.docker
@@ -25,7 +25,7 @@ async def backend(docker_daemon: None) -> ContainerBackend:
 
 def tiny_spec(image: str, **kw: object) -> ObjectSpec:
     values: dict[str, object] = {
-        "name": "adst-backend-" + unique_user(),
+        "name": f"{TEST_PREFIX}-backend-" + unique_user(),
         "image": image,
         "env": {"GREETING": "hello"},
         "command": None,

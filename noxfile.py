@@ -1,0 +1,77 @@
+"""Developer and CI sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s demo``.
+
+Each session gets its own virtualenv (made with the interpreter that runs nox).
+``tests`` and ``demo`` first run ``scripts/ensure-services``, which starts the
+Docker daemon, installs configurable-http-proxy and builds the local test images
+(the single-user image for the jupyterhub version installed in the session).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+ENSURE_SERVICES = str(ROOT / "scripts" / "ensure-services")
+
+nox.options.default_venv_backend = "venv"
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def _jupyterhub_version(session: nox.Session) -> str:
+    """The jupyterhub version installed in the session's virtualenv."""
+    out = session.run(
+        "python",
+        "-c",
+        "import jupyterhub; print(jupyterhub.__version__)",
+        silent=True,
+    )
+    version = str(out).strip().splitlines()[-1]
+    session.log(f"jupyterhub {version} in the session")
+    return version
+
+
+def _ensure_services(session: nox.Session) -> None:
+    """Run scripts/ensure-services for the session's jupyterhub version."""
+    version = _jupyterhub_version(session)
+    session.run(
+        ENSURE_SERVICES,
+        external=True,
+        env={"JUPYTERHUB_VERSION": version, "PYTHON": os.path.join(session.bin, "python")},
+    )
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Bring the services up, then run pytest (extra arguments go to pytest)."""
+    session.install("-e", ".[test]")
+    _ensure_services(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (lint and format check) and mypy --strict on the package."""
+    session.install("-e", ".[lint]")  # the package, ruff and mypy
+    session.run("ruff", "check", "src", "tests", "benchmarks")
+    session.run("ruff", "format", "--check", "src", "tests")
+    session.run("mypy")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """A Hub on http://127.0.0.1:8000 (any user name, any password) spawning with Docker.
+
+    It runs in .cache/demo so that its sqlite database and cookie secret stay
+    out of the checkout. Stop it with Ctrl-C.
+    """
+    session.install("-e", ".")
+    _ensure_services(session)
+    workdir = ROOT / ".cache" / "demo"
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = ROOT / "examples" / "demo" / "jupyterhub_config.py"
+    session.chdir(workdir)
+    session.run("jupyterhub", "-f", str(config), *session.posargs)
