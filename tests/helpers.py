@@ -5,14 +5,9 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
-from jupyterhub import orm
-from jupyterhub.objects import Hub
-from traitlets.config import Config
-
-from aiodockerspawner import DockerSpawner
+from aiodockerspawner import DockerSpawner, testing
 
 _counter = itertools.count()
 S = TypeVar("S", bound=DockerSpawner)
@@ -22,45 +17,21 @@ def unique_user(base: str = "user") -> str:
     return f"{base}{next(_counter)}-{int(time.time() * 1000) % 100000}"
 
 
-def mock_user(name: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        name=name,
-        id=1,
-        url=f"/user/{name}/",
-        escaped_name=name,
-        groups=[],
-        settings={},
-        spawners={},
-        server_url=lambda server_name="": f"/user/{name}/{server_name}",
-    )
+mock_user = testing.mock_user
 
 
 def make_spawner(
     cls: type[S] = DockerSpawner,  # type: ignore[assignment]
     *,
     user: str | None = None,
-    server_name: str = "",
-    config: Config | None = None,
-    hub_ip: str = "127.0.0.1",
-    **traits: Any,
+    **kw: Any,
 ) -> S:
-    """A spawner for direct use: mock user and Hub, real traits."""
+    """A spawner for direct use (mock user and Hub), labelled as this test run's."""
     from tests.conftest import TEST_HUB_ID, TEST_PREFIX
 
-    cfg = config or Config()
-    traits.setdefault("hub_id", TEST_HUB_ID)
-    traits.setdefault("prefix", TEST_PREFIX)
-    hub = Hub(ip=hub_ip, port=8081, base_url="/hub/")
-    spawner = cls(
-        user=mock_user(user or unique_user()),
-        hub=hub,
-        orm_spawner=orm.Spawner(name=server_name),
-        config=cfg,
-        api_token="test-token-" + str(next(_counter)),
-        oauth_client_id="jupyterhub-user-test",
-        **traits,
-    )
-    return spawner
+    kw.setdefault("hub_id", TEST_HUB_ID)
+    kw.setdefault("prefix", TEST_PREFIX)
+    return testing.make_spawner(cls, user=user or unique_user(), **kw)
 
 
 T = TypeVar("T")
