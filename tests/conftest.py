@@ -15,6 +15,7 @@ import jupyterhub
 import pytest
 
 from aiodockerspawner.client import close_shared_clients
+from aiodockerspawner.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"
@@ -80,6 +81,7 @@ def hub_connect_ip() -> str:
 
 @pytest.fixture(autouse=True, scope="module")
 async def _close_clients() -> AsyncIterator[None]:
-    """Close the shared aiodocker clients of each module's event loop."""
+    """Stop the watchers and close the shared aiodocker clients of each module's event loop."""
     yield
+    await stop_watchers()
     await close_shared_clients()

@@ -44,14 +44,15 @@ from .backends.base import AddressPolicy, ObjectBackend, ObjectSpec, ObservedObj
 from .backends.container import ContainerBackend
 from .client import Endpoint, resolve_endpoint, shared_client
 from .errors import DockerOperationError, InvalidSpec, ObjectExists
+from .labels import (  # the label keys of every object we create, re-exported here
+    LABEL_HUB,
+    LABEL_MANAGED_BY,
+    LABEL_SERVER,
+    LABEL_USER,
+    LABEL_VERSION,
+)
 from .specs import parse_bytes
-
-#: label keys put on every object this spawner creates
-LABEL_MANAGED_BY = "aiodockerspawner.managed-by"
-LABEL_HUB = "aiodockerspawner.hub-id"
-LABEL_USER = "aiodockerspawner.user"
-LABEL_SERVER = "aiodockerspawner.server"
-LABEL_VERSION = "aiodockerspawner.version"
+from .watch import ContainerSource, Watcher, WatchSource, get_watcher
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -455,6 +456,75 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
     def _default_options_from_form(self) -> Callable[[Mapping[str, list[str]]], dict[str, str]]:
         return options.options_from_form
 
+    # -- events cache ---------------------------------------------------------
+
+    events_cache = Bool(
+        True,
+        help="""
+        Answer ``poll()`` from a Hub-wide cache kept current by one Docker
+        events stream, instead of inspecting every server's container at
+        every poll. The stream and the cache are shared by all servers of
+        the Hub; a poll then costs no Docker request. Turn it off only for a
+        Docker-compatible daemon whose events stream misbehaves.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    events_resync_interval = Float(
+        60.0,
+        help="""
+        Seconds between full resynchronisations of the events cache: the
+        stream is reopened and one label-filtered list request replaces the
+        cache. A resync also follows every reconnection.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    def watch_source(self) -> WatchSource:
+        """What the events cache watches for this spawner class (containers)."""
+        return ContainerSource()
+
+    @property
+    def watcher(self) -> Watcher:
+        """The Hub-wide events cache for this spawner's endpoint and hub id."""
+        return get_watcher(
+            self.endpoint,
+            self.hub_id,
+            self.watch_source(),
+            resync_interval=self.events_resync_interval,
+        )
+
+    async def _observe(self, target: str) -> ObservedObject | None:
+        """The object's state: from the events cache, or one inspect when it cannot tell."""
+        if not self.events_cache:
+            return await self.backend.inspect(target)
+        return await self.watcher.lookup(
+            target, timeout=self.docker_request_timeout, fetch=self.backend.inspect
+        )
+
+    async def _settled(self, target: str, gone: bool) -> None:
+        """Wait until the cache has seen our own stop (or removal) of ``target``."""
+        if not self.events_cache:
+            return
+
+        def done(obj: ObservedObject | None) -> bool:
+            return obj is None if gone else obj is None or not obj.status.running
+
+        watcher = self.watcher
+        if await watcher.wait_ready(self.docker_request_timeout):
+            await watcher.wait_for(target, done, timeout=5.0)
+
+    async def _remove_settled(self, backend: ObjectBackend, target: str) -> None:
+        """Remove ``target`` and wait until it is really gone.
+
+        Docker answers a removal that AutoRemove already started with 409
+        "removal in progress" while the container still exists.
+        """
+        await backend.remove(target)
+        await self._settled(target, gone=True)
+
     # -- runtime state ------------------------------------------------------
 
     _starting = False
@@ -738,7 +808,7 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
 
     async def _discard(self, backend: ObjectBackend, name: str) -> None:
         """Remove an object this start created, even while being cancelled."""
-        task = asyncio.ensure_future(backend.remove(name))
+        task = asyncio.ensure_future(self._remove_settled(backend, name))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -770,7 +840,7 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
         target = self.object_id or self.object_name
         if not target:
             return 0
-        obj = await self.backend.inspect(target)
+        obj = await self._observe(target)
         if obj is None:
             self.log.debug("%s %s for %s not found", self.object_type, target, self._log_name)
             self.object_id = ""
@@ -795,6 +865,8 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
         )
         await asyncio.wait_for(backend.stop(target, grace), grace + self.docker_request_timeout)
         if self.remove:
-            await backend.remove(target)
+            await self._remove_settled(backend, target)
             self.object_id = ""
+        else:
+            await self._settled(target, gone=False)
         self.clear_state()

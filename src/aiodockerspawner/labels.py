@@ -1,0 +1,86 @@
+"""Ownership labels and the Hub's identity (pure functions, no I/O).
+
+Every object the spawner creates carries these labels, so that one label filter
+finds everything a Hub owns (the watcher's list and events stream, the orphan
+sweep) and nothing that belongs to another Hub on the same daemon.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+
+#: label keys put on every object this spawner creates
+LABEL_MANAGED_BY = "aiodockerspawner.managed-by"
+LABEL_HUB = "aiodockerspawner.hub-id"
+LABEL_USER = "aiodockerspawner.user"
+LABEL_SERVER = "aiodockerspawner.server"
+LABEL_VERSION = "aiodockerspawner.version"
+#: a random value per start(): tells an object this start created from one it found
+LABEL_START = "aiodockerspawner.start-id"
+#: a digest of the configuration a container was created from (drift detection)
+LABEL_SPEC = "aiodockerspawner.spec-digest"
+
+MANAGED_BY = "aiodockerspawner"
+
+#: the hub id used when nothing about the Hub can be found (mock Hubs in tests)
+FALLBACK_HUB_ID = "jupyterhub"
+
+
+def hub_filter(hub_id: str) -> list[str]:
+    """The Docker ``label`` filter values selecting the objects of one Hub."""
+    return [f"{LABEL_HUB}={hub_id}"]
+
+
+def object_labels(*, hub_id: str, user: str, server: str, version: str) -> dict[str, str]:
+    """The ownership labels of one server's objects."""
+    return {
+        LABEL_MANAGED_BY: MANAGED_BY,
+        LABEL_HUB: hub_id,
+        LABEL_USER: user,
+        LABEL_SERVER: server,
+        LABEL_VERSION: version,
+    }
+
+
+def owned_by(labels: Mapping[str, str] | None, hub_id: str) -> bool:
+    """True when ``labels`` mark an object managed by us for ``hub_id``."""
+    labels = labels or {}
+    return labels.get(LABEL_MANAGED_BY) == MANAGED_BY and labels.get(LABEL_HUB) == hub_id
+
+
+def normalize_db_url(url: str, *, cwd: str | None = None) -> str:
+    """The identity of a Hub database: its URL without credentials or query.
+
+    sqlite paths are made absolute (relative to ``cwd``), so two Hubs using
+    ``sqlite:///jupyterhub.sqlite`` in different directories differ, and a
+    password rotation or a driver change (``postgresql+psycopg2``) does not
+    change the identity.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    dialect = scheme.split("+", 1)[0].lower()
+    rest = rest.split("?", 1)[0]
+    if dialect == "sqlite":
+        # sqlite:///relative.sqlite, sqlite:////abs/path.sqlite, sqlite:// (memory)
+        path = rest[1:] if rest.startswith("/") else rest
+        if not path or path == ":memory:":
+            return "sqlite://:memory:"
+        return "sqlite://" + os.path.normpath(os.path.join(cwd or os.getcwd(), path))
+    netloc, _, database = rest.partition("/")
+    host = netloc.rsplit("@", 1)[-1].lower()
+    return f"{dialect}://{host}/{database}"
+
+
+def derive_hub_id(db_url: str, hub_base_url: str, *, cwd: str | None = None) -> str:
+    """A stable, short hub id from what identifies a Hub: its database and base URL.
+
+    Two Hubs cannot share a database, so the database identity separates the
+    Hubs on one Docker daemon; the base URL separates Hubs that share one
+    database server under different prefixes. Neither changes when the Hub
+    restarts, moves to another port or rotates its database password.
+    """
+    identity = f"{normalize_db_url(db_url, cwd=cwd)}|{hub_base_url}"
+    return "hub-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
