@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import aiodocker
 from jupyterhub.spawner import Spawner
-from jupyterhub.traitlets import ByteSpecification, Command
+from jupyterhub.traitlets import ByteSpecification
 from traitlets import (
     Any as AnyTrait,
 )
@@ -40,10 +40,13 @@ from traitlets import (
 
 from . import naming, options
 from ._version import __version__
-from .backends.base import AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
+from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
 from .backends.container import ContainerBackend
 from .client import Endpoint, resolve_endpoint, shared_client
+from .compat import ObjectAPI
+from .deprecations import DeprecatedTraits
 from .errors import DockerOperationError, InvalidSpec, ObjectExists
+from .internalssl import InternalSSL
 from .labels import (  # the label keys of every object we create, re-exported here
     LABEL_HUB,
     LABEL_MANAGED_BY,
@@ -51,7 +54,9 @@ from .labels import (  # the label keys of every object we create, re-exported h
     LABEL_USER,
     LABEL_VERSION,
 )
+from .networking import HOST_NETWORK, free_port, port_from_env
 from .specs import parse_bytes
+from .traits import ShellCommand, UnicodeOrFalse
 from .watch import ContainerSource, Watcher, WatchSource, get_watcher
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
@@ -63,7 +68,7 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-class DockerSpawner(Spawner):  # type: ignore[misc]
+class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type: ignore[misc]
     """Spawn each single-user server in its own Docker container.
 
     Configuration is read from ``c.DockerSpawner`` exactly as dockerspawner's
@@ -363,9 +368,16 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
     def _default_extra_host_config(self) -> dict[str, Any]:
         return {}
 
-    post_start_cmd = AnyTrait(
-        False,
-        help="Command to run inside the container after it starts (a string or False).",
+    post_start_cmd = Union(
+        [UnicodeOrFalse(), List(Unicode())],
+        default_value=False,
+        help="""
+        Command run inside the container (``docker exec``) once it has
+        started, e.g. ``"pip install --user my-extension"``: a string, split
+        like a shell would split it, or a list of words. Its output goes to the
+        Hub log (stdout at debug level, stderr as a warning), and a non-zero
+        exit code is logged as a warning; the spawn goes on either way.
+        """,
     ).tag(config=True)
 
     # -- resources (callables evaluated at each start) ---------------------
@@ -419,23 +431,26 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
 
     # -- base Spawner defaults that differ for containers --------------------
 
-    cmd = Command(
+    cmd = ShellCommand(
         None,
         allow_none=True,
         minlen=0,
         help="""
         Command the container runs; None (the default) keeps the image's own
-        CMD. ``args`` are appended either way.
+        CMD. ``args`` are appended either way. A string is split like a shell
+        would split it.
         """,
     ).tag(config=True)
 
     @default("ip")
     def _default_ip(self) -> str:
-        return "0.0.0.0"
+        # on the host network the server listens where the Hub connects to it
+        return self.host_ip if self.network_name == HOST_NETWORK else "0.0.0.0"
 
     @default("port")
     def _default_port(self) -> int:
-        return 8888
+        # on the host network, 0 means: a free port chosen at each start
+        return 0 if self.network_name == HOST_NETWORK else 8888
 
     @default("env_keep")
     def _default_env_keep(self) -> list[str]:
@@ -560,7 +575,7 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
     @property
     def endpoint(self) -> Endpoint:
         return resolve_endpoint(
-            tls_config=self.tls_config,
+            tls_config=self.effective_tls_config(),
             client_kwargs=self.client_kwargs,
             environ=os.environ,
             connection_limit=self.docker_connection_limit,
@@ -647,16 +662,8 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
 
     async def build_spec(self) -> ObjectSpec:
         """Resolve configuration into the neutral spec; raises InvalidSpec on bad config."""
-        binds = naming.volumes_to_binds(
-            self.volumes, mode="rw", format_name=self._format_volume, trait="DockerSpawner.volumes"
-        ) + naming.volumes_to_binds(
-            self.read_only_volumes,
-            mode="ro",
-            format_name=self._format_volume,
-            trait="DockerSpawner.read_only_volumes",
-        )
-        ns = self.template_namespace()
-        mounts = [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
+        binds = self._volume_bind_list()
+        mounts = self.mount_binds
         limits = {
             "mem_limit": await self._resource("mem_limit", "bytes"),
             "mem_guarantee": await self._resource("mem_guarantee", "bytes"),
@@ -729,8 +736,23 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
         finally:
             self._starting = False
 
+    def _choose_host_port(self) -> None:
+        """On the host network with no port configured, take a free one for this start."""
+        if self.network_name == HOST_NETWORK and self.port == 0:
+            self.port = free_port()
+            self._port_chosen = True
+
+    _port_chosen = False
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        if self._port_chosen:
+            self.port = 0  # the next start picks a fresh free port
+            self._port_chosen = False
+
     async def _start(self) -> str:
         await self._apply_image_option()
+        self._choose_host_port()
         try:
             spec = await self.build_spec()
         except InvalidSpec as e:
@@ -753,8 +775,10 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
             except ObjectExists:
                 obj, created = await self._adopt_existing(backend, spec)
             self.object_id = obj.id
-            obj = await backend.start(obj)
-            address = await backend.address(obj, self.address_policy())
+            await self.copy_certs(backend, obj.id)
+            self._last_started = await backend.start(obj)
+            # through self: subclasses override get_ip_and_port, as with dockerspawner
+            address = Address(*await self.get_ip_and_port())
             if self.post_start_cmd:
                 await self.post_start_exec()
         except DockerOperationError as e:
@@ -795,6 +819,10 @@ class DockerSpawner(Spawner):  # type: ignore[misc]
                 if token:
                     self.api_token = token
                     break
+            resumed_port = port_from_env(existing.env)
+            if self._port_chosen and resumed_port:
+                # the resumed server listens where it was told to when it was created
+                self.port = resumed_port
             return existing, False
         if existing is not None:
             self.log.warning(

@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: how long to wait for Docker to fill in the network settings after start (#460)
 ADDRESS_DEADLINE = 10.0
+#: how long a removal started by AutoRemove may take before remove() gives up
+REMOVAL_DEADLINE = 30.0
 
 
 def _env_dict(env: list[str] | None) -> dict[str, str]:
@@ -105,6 +107,19 @@ def internal_address(data: Mapping[str, Any], policy: AddressPolicy) -> Address 
         return None
     ip = networks[policy.network].get("IPAddress")
     return Address(ip, policy.port) if ip else None
+
+
+def exec_result(exit_code: int | None, stdout: str, stderr: str) -> ExecResult:
+    """An exec's outcome, with the runtime's own failure moved to stderr.
+
+    When the command cannot be run at all (not found, not executable), the
+    Engine writes "OCI runtime exec failed: ..." to the exec's *stdout* and
+    exits 126 or 127; it is an error, so report it as one (dockerspawner does
+    the same).
+    """
+    if not stderr and "exec failed" in stdout:
+        return ExecResult(exit_code, "", stdout)
+    return ExecResult(exit_code, stdout, stderr)
 
 
 class ContainerBackend:
@@ -245,10 +260,24 @@ class ContainerBackend:
             async with docker_errors("remove container", name_or_id):
                 await self.docker.containers.container(name_or_id).delete(force=True, v=True)
         except DockerOperationError as e:
-            # 404: already gone; 409: removal already in progress (AutoRemove got there first)
-            if e.status in (404, 409):
-                return
-            raise
+            if e.status == 404:
+                return  # already gone
+            if e.status != 409:
+                raise
+            # removal already in progress (AutoRemove got there first): "gone" means gone
+            await self._wait_gone(name_or_id)
+
+    async def _wait_gone(self, name_or_id: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + REMOVAL_DEADLINE
+        delay = 0.02
+        while await self.inspect(name_or_id) is not None:
+            if loop.time() > deadline:
+                raise DockerOperationError(
+                    "remove container", name_or_id, 409, "the removal did not finish"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
     async def exec(self, name_or_id: str, cmd: str | list[str]) -> ExecResult:
         container = self.docker.containers.container(name_or_id)
@@ -263,8 +292,19 @@ class ContainerBackend:
                         break
                     (stderr if msg.stream == 2 else stdout).append(msg.data)
             info = await execution.inspect()
-        return ExecResult(
-            exit_code=info.get("ExitCode"),
-            stdout=b"".join(stdout).decode("utf-8", "replace"),
-            stderr=b"".join(stderr).decode("utf-8", "replace"),
+        return exec_result(
+            info.get("ExitCode"),
+            b"".join(stdout).decode("utf-8", "replace"),
+            b"".join(stderr).decode("utf-8", "replace"),
         )
+
+    async def put_archive(self, name_or_id: str, path: str, data: bytes) -> None:
+        """Extract the tar archive ``data`` at ``path`` in the (created or running) container.
+
+        aiodocker labels the body ``application/json`` rather than
+        ``application/x-tar`` (aiodocker #960); the Engine does not look at the
+        Content-Type of this endpoint, and tests/docker checks the files arrive.
+        """
+        async with docker_errors("copy files into container", name_or_id):
+            container = self.docker.containers.container(name_or_id)
+            await container.put_archive(path, data)  # type: ignore[no-untyped-call]

@@ -1,0 +1,152 @@
+"""dockerspawner's object API, for subclasses and hooks written against it.
+
+dockerspawner exposes its start sequence as overridable methods
+(``pull_image``, ``create_object``, ``start_object``, ``get_ip_and_port``,
+``stop_object``) and a few read-only properties. This mixin provides the same
+names on top of the backend, with the same meaning, so code that calls them
+keeps working. They return neutral values (``ObservedObject``) or the Engine's
+own JSON, never docker-py objects.
+
+``start()`` calls :meth:`get_ip_and_port` and ``post_start_exec`` through
+``self``, so overriding those two changes how a server is started, as in
+dockerspawner. The other hooks are helpers: ``start()`` drives the backend
+directly, to keep its single create request and its cleanup on cancellation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from traitlets import HasTraits
+
+from . import naming, options
+from .backends.base import ObservedObject, VolumeBind
+from .errors import DockerOperationError
+from .images import inspect_image
+
+__all__ = ["ObjectAPI"]
+
+
+class ObjectAPI(HasTraits):
+    """dockerspawner's ``object_*`` hooks and properties, as a mixin of DockerSpawner."""
+
+    if TYPE_CHECKING:  # provided by DockerSpawner and JupyterHub's Spawner
+        object_id: Any
+        port: int
+
+        def __getattr__(self, name: str) -> Any: ...
+
+    #: the object the current start last observed (saves an inspect in get_ip_and_port)
+    _last_started: ObservedObject | None = None
+
+    # -- names ----------------------------------------------------------------
+
+    @property
+    def container_id(self) -> str:
+        """Alias of ``object_id``."""
+        return str(self.object_id or "")
+
+    @property
+    def container_name(self) -> str:
+        """Alias of ``object_name``."""
+        return str(self.object_name)
+
+    @property
+    def internal_hostname(self) -> str:
+        """The name other containers on a user-defined network reach the server by."""
+        return str(self.object_name)
+
+    # -- volumes and mounts ----------------------------------------------------
+
+    def _volume_bind_list(self) -> list[VolumeBind]:
+        """``volumes`` (read-write) then ``read_only_volumes``, rendered."""
+
+        def format_name(template: str) -> str:
+            return str(self.format_volume_name(template, self))
+
+        return naming.volumes_to_binds(
+            self.volumes, mode="rw", format_name=format_name, trait="DockerSpawner.volumes"
+        ) + naming.volumes_to_binds(
+            self.read_only_volumes,
+            mode="ro",
+            format_name=format_name,
+            trait="DockerSpawner.read_only_volumes",
+        )
+
+    @property
+    def volume_binds(self) -> dict[str, dict[str, str]]:
+        """``{source: {"bind": target, "mode": mode[, "propagation": p]}}``, as dockerspawner."""
+        return naming.binds_as_dockerspawner_dict(self._volume_bind_list())
+
+    @property
+    def volume_mount_points(self) -> list[str]:
+        """The container paths of ``volume_binds``, sorted."""
+        return naming.mount_points(self._volume_bind_list())
+
+    @property
+    def mount_binds(self) -> list[dict[str, Any]]:
+        """``mounts`` with every string value templated (dicts, not docker-py ``Mount``)."""
+        ns = self.template_namespace()
+        return [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
+
+    # -- image ------------------------------------------------------------------
+
+    async def check_allowed(self, image: str) -> str:
+        """The image to run for the user's choice ``image``; HTTP 400 if not allowed."""
+        allowed = await options.resolve_allowed_images(self.allowed_images, self)
+        return options.check_allowed(allowed, image)
+
+    async def pull_image(self, image: str) -> None:
+        """Make ``image`` available according to ``pull_policy``."""
+        await self.backend.ensure_image(image, self.pull_policy)
+
+    async def get_command(self) -> list[str]:
+        """``cmd`` (or the image's own CMD when unset) followed by ``get_args()``."""
+        if self.cmd:
+            command = [str(c) for c in self.cmd]
+        else:
+            info = await inspect_image(self.client, self.image) or {}
+            command = [str(c) for c in (info.get("Config") or {}).get("Cmd") or []]
+        return command + [str(a) for a in self.get_args()]
+
+    # -- the object -------------------------------------------------------------
+
+    async def get_object(self) -> dict[str, Any] | None:
+        """The Engine's inspect document of the server's object, or None if it is gone."""
+        obj = await self.backend.inspect(self.object_name)
+        if obj is None:
+            self.object_id = ""
+            return None
+        self.object_id = obj.id
+        return dict(obj.raw)
+
+    async def create_object(self) -> ObservedObject:
+        """Create (not start) the object from the current configuration."""
+        obj: ObservedObject = await self.backend.create(await self.build_spec(), self.pull_policy)
+        self.object_id = obj.id
+        return obj
+
+    async def _current_object(self) -> ObservedObject:
+        target = self.object_id or self.object_name
+        obj: ObservedObject | None = await self.backend.inspect(target)
+        if obj is None:
+            raise DockerOperationError(
+                f"find {self.object_type}", target, 404, f"no such {self.object_type}"
+            )
+        return obj
+
+    async def start_object(self) -> None:
+        """Start the created (or stopped) object."""
+        self._last_started = await self.backend.start(await self._current_object())
+
+    async def stop_object(self) -> None:
+        """Stop the object, allowing ``stop_grace_period`` before SIGKILL."""
+        await self.backend.stop(self.object_id or self.object_name, self.stop_grace_period)
+
+    async def get_ip_and_port(self) -> tuple[str, int]:
+        """Where the Hub and the proxy reach the started server."""
+        obj = self._last_started
+        if obj is None or obj.id != self.object_id:
+            obj = await self._current_object()
+        address = await self.backend.address(obj, self.address_policy())
+        return address.host, address.port
