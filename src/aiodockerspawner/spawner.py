@@ -760,8 +760,10 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             raise
         backend = self.backend
         created = False
+        creating = False  # a create request is in flight: Docker may have made it already
         try:
             try:
+                creating = True
                 obj = await backend.create(spec, self.pull_policy)
                 created = True
                 self.log.info(
@@ -773,7 +775,9 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                     self._log_name,
                 )
             except ObjectExists:
+                creating = False
                 obj, created = await self._adopt_existing(backend, spec)
+            creating = False
             self.object_id = obj.id
             await self.copy_certs(backend, obj.id)
             self._last_started = await backend.start(obj)
@@ -790,6 +794,8 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             # cancelled (start_timeout) or an unexpected error: leave nothing behind
             if created:
                 await self._discard(backend, spec.name)
+            elif creating:
+                await self._discard_if_ours(backend, spec)
             raise
         scheme = "https" if self.internal_ssl else "http"
         self.log.info(
@@ -833,6 +839,23 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             )
             await backend.remove(spec.name)
         return await backend.create(spec, self.pull_policy), True
+
+    async def _discard_if_ours(self, backend: ObjectBackend, spec: ObjectSpec) -> None:
+        """Cancelled during the create request: remove the object if Docker made it.
+
+        Only an object carrying this start's API token is ours; an older one of
+        the same name (a stopped server to resume) is left alone.
+        """
+        token = spec.env.get("JUPYTERHUB_API_TOKEN")
+        task = asyncio.ensure_future(backend.inspect(spec.name))
+        try:
+            existing = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            existing = await task
+        except DockerOperationError:
+            return
+        if existing is not None and token and existing.env.get("JUPYTERHUB_API_TOKEN") == token:
+            await self._discard(backend, spec.name)
 
     async def _discard(self, backend: ObjectBackend, name: str) -> None:
         """Remove an object this start created, even while being cancelled."""
