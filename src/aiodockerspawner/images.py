@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import aiodocker
 
 from .client import docker_errors
-from .errors import DockerOperationError, ImageNotAvailable
+from .errors import DockerOperationError
+from .pulls import PullOptions, pull
 
 log = logging.getLogger(__name__)
-
-PullProgress = Callable[[dict[str, Any]], None]
 
 
 async def inspect_image(docker: aiodocker.Docker, image: str) -> dict[str, Any] | None:
@@ -29,16 +27,12 @@ async def inspect_image(docker: aiodocker.Docker, image: str) -> dict[str, Any] 
 
 
 async def pull_image(
-    docker: aiodocker.Docker, image: str, *, on_progress: PullProgress | None = None
+    docker: aiodocker.Docker, image: str, *, options: PullOptions | None = None
 ) -> None:
-    """Pull ``image``, consuming the progress stream to its end.
+    """Pull ``image`` (sharing a pull already in flight), consuming its stream.
 
     A failure the registry reports in the stream (missing image, denied) is
-    raised as :class:`ImageNotAvailable` carrying the registry's message.
+    raised as :class:`~aiodockerspawner.errors.ImageNotAvailable` carrying
+    the registry's message; see :mod:`aiodockerspawner.pulls`.
     """
-    log.info("Pulling image %s", image)
-    async with docker_errors("pull image", image, error_class=ImageNotAvailable):
-        async for event in docker.images.pull(image, stream=True):
-            if on_progress is not None:
-                on_progress(event)
-    log.info("Pulled image %s", image)
+    await pull(docker, image, options)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
 import aiodocker
@@ -38,7 +38,7 @@ from traitlets import (
     Callable as CallableTrait,
 )
 
-from . import naming, options
+from . import naming, options, progress
 from ._version import __version__
 from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
 from .backends.container import ContainerBackend
@@ -55,6 +55,8 @@ from .labels import (  # the label keys of every object we create, re-exported h
     LABEL_VERSION,
 )
 from .networking import HOST_NETWORK, free_port, port_from_env
+from .progress import SpawnProgress
+from .pulls import PullOptions, find_credentials
 from .specs import parse_bytes
 from .traits import ShellCommand, UnicodeOrFalse
 from .watch import ContainerSource, Watcher, WatchSource, get_watcher
@@ -540,6 +542,108 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         await backend.remove(target)
         await self._settled(target, gone=True)
 
+    # -- pulls and progress ------------------------------------------------------
+
+    pull_timeout = Float(
+        600.0,
+        help="""
+        Seconds an image pull may take before the start fails with a message
+        saying so. Concurrent starts that need the same image share one
+        pull, and so its deadline.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    registry_credentials = Union(
+        [CallableTrait(), Dict()],
+        help="""
+        Credentials for pulling from private registries, sent to Docker as
+        ``X-Registry-Auth``.
+
+        A dict maps an image reference, a repository
+        (``registry.example.com/team/notebook``) or a registry host
+        (``registry.example.com``; ``docker.io`` for Docker Hub) to
+        ``{"username": ..., "password": ...}``, ``{"identitytoken": ...}``
+        or ``{"auth": "<base64 user:password>"}``; the most specific key
+        wins. A callable ``f(spawner, image)`` (possibly async) returns such
+        a dict, or None for an anonymous pull.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    @default("registry_credentials")
+    def _default_registry_credentials(self) -> dict[str, Any]:
+        return {}
+
+    pull_progress_interval = Float(
+        0.5,
+        help="""
+        Seconds between two pull progress messages on the spawn page.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    slow_spawn_message_after = Float(
+        30.0,
+        help="""
+        Seconds into a start after which the spawn page gets "still
+        working" messages whenever nothing else has happened for
+        ``slow_spawn_message_every`` seconds.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    slow_spawn_message_every = Float(
+        10.0,
+        help="""
+        Seconds of silence between two "still working" messages on a slow
+        spawn page.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    def pull_options(self) -> PullOptions:
+        """Pull settings for the backend, resolved from the traits."""
+
+        async def credentials(image: str) -> Mapping[str, str] | None:
+            value = self.registry_credentials
+            if callable(value):
+                found = await _maybe_await(value(self, image))
+                return dict(found) if found else None
+            return find_credentials(value, image)
+
+        return PullOptions(
+            timeout=self.pull_timeout,
+            progress_interval=self.pull_progress_interval,
+            credentials=credentials,
+        )
+
+    _spawn_progress: SpawnProgress | None = None
+
+    async def progress(self) -> AsyncIterator[dict[str, Any]]:
+        """Pull progress, then the start's steps, as the spawn page shows them.
+
+        Any number of readers may follow one start; each sees every event.
+        """
+        while self._spawn_progress is None:
+            # JupyterHub may open the stream before start() has begun
+            await self._progress_begun().wait()
+        async for event in self._spawn_progress.follow():
+            yield event
+
+    _progress_event: asyncio.Event | None = None
+
+    def _progress_begun(self) -> asyncio.Event:
+        """Set while a start's progress exists (readers wait on it)."""
+        if self._progress_event is None:
+            self._progress_event = asyncio.Event()
+        return self._progress_event
+
     # -- runtime state ------------------------------------------------------
 
     _starting = False
@@ -590,7 +694,9 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     @property
     def backend(self) -> ObjectBackend:
         endpoint = self.endpoint
-        return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host)
+        return ContainerBackend(
+            shared_client(endpoint), docker_host=endpoint.host, pulls=self.pull_options()
+        )
 
     # -- state ----------------------------------------------------------------
 
@@ -731,10 +837,19 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
 
     async def start(self) -> str:
         self._starting = True
+        tracker = self._spawn_progress = SpawnProgress(
+            patience_after=self.slow_spawn_message_after,
+            patience_every=self.slow_spawn_message_every,
+        )
+        self._progress_begun().set()
         try:
-            return await self._start()
+            with progress.reporting_to(tracker):
+                url = await self._start()
+            tracker.report(progress.STARTED, f"Server is up at {url}; waiting for it to respond")
+            return url
         finally:
             self._starting = False
+            tracker.finish()
 
     def _choose_host_port(self) -> None:
         """On the host network with no port configured, take a free one for this start."""
@@ -779,11 +894,16 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                 obj, created = await self._adopt_existing(backend, spec)
             creating = False
             self.object_id = obj.id
+            verb = "Created" if created else "Resuming"
+            progress.report(progress.CREATE, f"{verb} {backend.object_type} {spec.name}")
             await self.copy_certs(backend, obj.id)
+            progress.report(progress.START, f"Starting {backend.object_type} {spec.name}")
             self._last_started = await backend.start(obj)
+            progress.report(progress.ADDRESS, f"{spec.name} is running; finding its address")
             # through self: subclasses override get_ip_and_port, as with dockerspawner
             address = Address(*await self.get_ip_and_port())
             if self.post_start_cmd:
+                progress.report(progress.POST_START, f"Running post_start_cmd in {spec.name}")
                 await self.post_start_exec()
         except DockerOperationError as e:
             self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
@@ -914,6 +1034,8 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         self.log.info(
             "Stopping %s %s for %s", backend.object_type, self.object_name, self._log_name
         )
+        self._spawn_progress = None
+        self._progress_begun().clear()
         await asyncio.wait_for(backend.stop(target, grace), grace + self.docker_request_timeout)
         if self.remove:
             await self._remove_settled(backend, target)

@@ -18,6 +18,7 @@ import aiodocker
 from ..client import docker_errors
 from ..errors import DockerOperationError, ImageNotAvailable, ObjectExists
 from ..images import inspect_image, pull_image
+from ..pulls import PullOptions
 from ..specs import container_create_body
 from .base import (
     Address,
@@ -127,8 +128,16 @@ class ContainerBackend:
 
     object_type = "container"
 
-    def __init__(self, docker: aiodocker.Docker, *, docker_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        docker: aiodocker.Docker,
+        *,
+        docker_host: str = "127.0.0.1",
+        pulls: PullOptions | None = None,
+    ) -> None:
         self.docker = docker
+        #: pull timeout, progress interval and registry credentials
+        self.pulls = pulls
         #: where ports published on all interfaces are reached
         self.docker_host = docker_host
 
@@ -146,7 +155,7 @@ class ContainerBackend:
         if policy == "skip":
             return
         if policy == "always":
-            await pull_image(self.docker, image)
+            await pull_image(self.docker, image, options=self.pulls)
             return
         if await inspect_image(self.docker, image) is not None:
             return
@@ -154,7 +163,7 @@ class ContainerBackend:
             raise ImageNotAvailable(
                 "find image", image, 404, "not present and pull_policy is 'never'"
             )
-        await pull_image(self.docker, image)
+        await pull_image(self.docker, image, options=self.pulls)
 
     async def _image_cmd(self, image: str, policy: PullPolicy) -> list[str]:
         info = await inspect_image(self.docker, image)
@@ -190,7 +199,7 @@ class ContainerBackend:
                     404,
                     f"image {spec.image} is not present and pull_policy is {policy!r}",
                 ) from e
-            await pull_image(self.docker, spec.image)
+            await pull_image(self.docker, spec.image, options=self.pulls)
             container_id = await self._create(body, spec.name)
         return ObservedObject(
             id=container_id,
