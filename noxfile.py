@@ -75,3 +75,18 @@ def demo(session: nox.Session) -> None:
     config = ROOT / "examples" / "demo" / "jupyterhub_config.py"
     session.chdir(workdir)
     session.run("jupyterhub", "-f", str(config), *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against dockerspawner 14.0.0 and raw Docker (docs/performance.md).
+
+    About a quarter of an hour on two cores. It writes the table and JSON to
+    benchmarks/results/ and, with ``-- --docs``, the table and plot into
+    docs/performance.md; ``-- --smoke`` is the quick run that proves the
+    harness works (the test suite runs it too). dockerspawner gets a
+    virtualenv of its own under .cache/bench.
+    """
+    session.install("-e", ".", "matplotlib")
+    _ensure_services(session)
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,1 @@
+"""Benchmarks of aiodockerspawner against dockerspawner and raw Docker (``nox -s bench``)."""

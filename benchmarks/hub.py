@@ -1,0 +1,315 @@
+"""A real JupyterHub subprocess (with configurable-http-proxy) for one contender.
+
+Every contender's Hub gets the same configuration file, rendered from
+:data:`CONFIG_TEMPLATE`; only the spawner class, the name prefix and the
+Python environment differ. The benchmark talks to it through the REST API
+with a service token, and watches the proxy's routing table (a separate Node
+process, so watching it puts no load on the Hub) to know when a server's
+route is in place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+
+#: the shell script every benchmark server runs (tiny image, all contenders).
+#: It serves ``$JUPYTERHUB_SERVICE_PREFIX`` (``index.html`` with a marker, and
+#: ``api``, which the Hub's readiness check requests) from a www tree in /tmp.
+#: Users whose name starts with ``ign`` run httpd as PID 1, which ignores
+#: SIGTERM (so a stop waits the whole grace period); the others run a shell
+#: that exits at once on SIGTERM.
+READY_MARKER = "adsb-ready"
+TINY_SCRIPT = (
+    "d=/tmp/www${JUPYTERHUB_SERVICE_PREFIX:-/}; mkdir -p $d; "
+    f"echo {READY_MARKER} > ${{d}}index.html; echo '{{}}' > ${{d}}api; "
+    'case "$JUPYTERHUB_USER" in '
+    "ign*) exec /bin/httpd -f -p 8888 -h /tmp/www ;; "
+    "*) trap 'exit 0' TERM; /bin/httpd -f -p 8888 -h /tmp/www & wait ;; "
+    "esac"
+)
+TINY_CMD = ["/bin/sh", "-c", TINY_SCRIPT]
+
+CONFIG_TEMPLATE = """\
+# Rendered by benchmarks/hub.py; identical for every contender but the first
+# line (spawner class) and the name prefix.
+import sys
+
+c.JupyterHub.spawner_class = {spawner_class!r}
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allow_all = True
+c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+c.JupyterHub.hub_ip = "0.0.0.0"
+c.JupyterHub.hub_port = {hub_port}
+c.JupyterHub.hub_connect_ip = {hub_connect_ip!r}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.JupyterHub.cleanup_servers = True
+c.JupyterHub.concurrent_spawn_limit = 500
+c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
+c.JupyterHub.pid_file = "{workdir}/proxy.pid"
+c.JupyterHub.services = [{{"name": "bench", "api_token": {token!r}}}]
+c.JupyterHub.load_roles = [
+    {{
+        "name": "bench",
+        "scopes": ["admin:users", "admin:servers", "list:users"],
+        "services": ["bench"],
+    }}
+]
+c.Spawner.start_timeout = 900
+c.Spawner.http_timeout = 300
+c.Spawner.poll_interval = {poll_interval}
+c.DockerSpawner.image = {image!r}
+c.DockerSpawner.cmd = {cmd!r}
+c.DockerSpawner.allowed_images = {allowed_images!r}
+c.DockerSpawner.remove = True
+c.DockerSpawner.prefix = {prefix!r}
+c.DockerSpawner.pull_policy = "ifnotpresent"
+# grace period before SIGKILL on stop: dockerspawner lets Docker use the
+# container's StopTimeout, aiodockerspawner sends it with the stop request
+c.DockerSpawner.extra_create_kwargs = {{
+    "labels": {{"aiodockerspawner-bench": {bench_id!r}}},
+    "stop_timeout": {grace},
+}}
+c.DockerSpawner.stop_grace_period = {grace}
+c.DockerSpawner.hub_id = {bench_id!r}
+
+sys.path.insert(0, {probe_dir!r})
+import hub_probe
+
+hub_probe.install({probe_path!r}, spawner_class={spawner_import!r})
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class HubSettings:
+    """What a Hub is started with; everything but ``python``/``spawner_*``/``prefix``
+    is the same for every contender in one run."""
+
+    python: str
+    spawner_class: str  #: ``module.Class`` as given to the config
+    prefix: str
+    bench_id: str
+    image: str
+    cmd: list[str] | None
+    hub_connect_ip: str
+    grace: int = 2
+    poll_interval: int = 30
+    allowed_images: Mapping[str, str] = field(default_factory=dict)
+    docker_host: str | None = None  #: DOCKER_HOST for the Hub, e.g. a counting proxy
+
+
+class Hub:
+    """A running JupyterHub subprocess and the client side of its APIs."""
+
+    def __init__(self, settings: HubSettings, workdir: Path) -> None:
+        self.settings = settings
+        self.workdir = workdir
+        self.port = free_port()
+        self.proxy_api_port = free_port()
+        self.token = os.urandom(16).hex()
+        self.proxy_token = os.urandom(16).hex()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.probe_path = workdir / "probe.txt"
+        self.log_path = workdir / "hub.log"
+        self.proc: asyncio.subprocess.Process | None = None
+        self.http: aiohttp.ClientSession | None = None
+
+    # -- lifecycle -----------------------------------------------------------
+
+    def render_config(self) -> str:
+        s = self.settings
+        return CONFIG_TEMPLATE.format(
+            spawner_class=s.spawner_class,
+            port=self.port,
+            hub_port=free_port(),
+            hub_connect_ip=s.hub_connect_ip,
+            proxy_api_port=self.proxy_api_port,
+            workdir=self.workdir,
+            token=self.token,
+            poll_interval=s.poll_interval,
+            image=s.image,
+            cmd=s.cmd,
+            allowed_images=dict(s.allowed_images),
+            prefix=s.prefix,
+            grace=s.grace,
+            bench_id=s.bench_id,
+            probe_dir=str(HERE),
+            probe_path=str(self.probe_path),
+            spawner_import=s.spawner_class,
+        )
+
+    async def start(self, deadline: float = 90.0) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = self.workdir / "jupyterhub_config.py"
+        config.write_text(self.render_config())
+        env = dict(os.environ)
+        env["CONFIGPROXY_AUTH_TOKEN"] = self.proxy_token
+        env.pop("JUPYTERHUB_API_TOKEN", None)
+        if self.settings.docker_host:
+            env["DOCKER_HOST"] = self.settings.docker_host
+        with self.log_path.open("wb") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                self.settings.python,
+                "-m",
+                "jupyterhub",
+                "-f",
+                str(config),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+            )
+        self.http = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=0, force_close=False),
+            timeout=aiohttp.ClientTimeout(total=120),
+        )
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline
+        while True:
+            if self.proc.returncode is not None:
+                raise RuntimeError(
+                    f"JupyterHub exited ({self.proc.returncode}):\n{self.log_tail()}"
+                )
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with self.http.get(f"{self.url}/hub/api/", headers=self._auth) as r:
+                    if r.status == 200:
+                        return
+            if loop.time() > end:
+                raise RuntimeError(f"JupyterHub did not answer in {deadline}s:\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+        proc = self.proc
+        if proc is not None and proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), 120)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        self._kill_orphaned_proxy()
+
+    def _kill_orphaned_proxy(self) -> None:
+        """A Hub that failed or was killed leaves its proxy running (own session)."""
+        try:
+            pid = int((self.workdir / "jupyterhub-proxy.pid").read_text().strip())
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except (OSError, ValueError):
+            return
+        # only if the pid is still our proxy (pids are reused)
+        if f"{self.proxy_api_port}".encode() in cmdline and b"configurable-http-proxy" in cmdline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def log_tail(self, lines: int = 60) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    # -- measurements of the process ------------------------------------------
+
+    def rss_bytes(self) -> int:
+        """Resident set size of the Hub process (not the proxy)."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+    def probe(self) -> tuple[list[tuple[float, float]], list[tuple[float, int]]]:
+        """Loop-lag samples ``(wall, lag)`` and poll counts ``(wall, total)`` so far."""
+        lags: list[tuple[float, float]] = []
+        polls: list[tuple[float, int]] = []
+        with contextlib.suppress(FileNotFoundError):
+            for line in self.probe_path.read_text().splitlines():
+                kind, at, value = line.split()
+                if kind == "L":
+                    lags.append((float(at), float(value)))
+                elif kind == "P":
+                    polls.append((float(at), int(value)))
+        return lags, polls
+
+    # -- REST API ----------------------------------------------------------------
+
+    @property
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.token}"}
+
+    async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        assert self.http is not None
+        async with self.http.request(
+            method, f"{self.url}/hub/api/{path}", headers=self._auth, json=body
+        ) as r:
+            text = await r.text()
+            data = json.loads(text) if text and "json" in r.content_type else text
+            return r.status, data
+
+    async def create_users(self, names: list[str]) -> None:
+        if not names:
+            return
+        status, data = await self.api("POST", "users", {"usernames": names})
+        if status not in (201, 409):
+            raise RuntimeError(f"creating users failed: {status} {data}")
+
+    async def request_spawn(self, name: str, options: Mapping[str, Any] | None = None) -> int:
+        status, data = await self.api("POST", f"users/{name}/server", dict(options or {}))
+        if status not in (201, 202):
+            raise RuntimeError(f"spawn of {name} refused: {status} {data}")
+        return status
+
+    async def request_stop(self, name: str) -> int:
+        status, data = await self.api("DELETE", f"users/{name}/server")
+        if status not in (202, 204):
+            raise RuntimeError(f"stop of {name} refused: {status} {data}")
+        return status
+
+    async def active_users(self) -> set[str]:
+        """Users with a server that is running, starting or stopping."""
+        status, data = await self.api("GET", "users?state=active&limit=1000")
+        if status != 200:
+            raise RuntimeError(f"listing users failed: {status} {data}")
+        items = data["items"] if isinstance(data, dict) else data
+        return {u["name"] for u in items}
+
+    async def routes(self) -> set[str]:
+        """User names that have a route in the proxy."""
+        assert self.http is not None
+        if self.proc is not None and self.proc.returncode is not None:
+            raise RuntimeError(f"JupyterHub exited ({self.proc.returncode})")
+        async with self.http.get(
+            f"http://127.0.0.1:{self.proxy_api_port}/api/routes",
+            headers={"Authorization": f"token {self.proxy_token}"},
+        ) as r:
+            data = await r.json()
+        names = set()
+        for route in data:
+            parts = route.strip("/").split("/")
+            if len(parts) >= 2 and parts[0] == "user":
+                names.add(parts[1])
+        return names
