@@ -1,4 +1,4 @@
-"""Developer and CI sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s demo``.
+"""Developer and CI sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s docs``, ``nox -s demo``.
 
 Each session gets its own virtualenv (made with the interpreter that runs nox).
 ``tests`` and ``demo`` first run ``scripts/ensure-services``, which starts the
@@ -44,12 +44,32 @@ def _ensure_services(session: nox.Session) -> None:
     )
 
 
+def _build_docs(session: nox.Session) -> None:
+    """Sphinx on docs/, warnings as errors (the reference is generated from the traits)."""
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-q", "-b", "html", "docs", "docs/_build/html"
+    )
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Bring the services up, then run pytest (extra arguments go to pytest)."""
-    session.install("-e", ".[test]")
+    """Build the docs, bring the services up, then run pytest (extra arguments go to pytest).
+
+    The docs build (about ten seconds) runs here so that CI, which runs this
+    session only, fails on a documentation warning too; it runs first so that
+    pytest's summary stays the last thing printed.
+    """
+    session.install("-e", ".[test,docs]")
+    _build_docs(session)
     _ensure_services(session)
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs into docs/_build/html (warnings are errors)."""
+    session.install("-e", ".[docs]")
+    _build_docs(session)
 
 
 @nox.session
