@@ -16,12 +16,21 @@ class DockerOperationError(Exception):
         self.target = target
         self.status = status
         self.message = message
+        self._reason: str | None = None
         super().__init__(f"{operation} {target}: [{status}] {message}")
 
     @property
     def reason(self) -> str:
+        if self._reason is not None:
+            return self._reason
         first = self.message.strip().splitlines()[0] if self.message.strip() else ""
         return f"{self.operation} {self.target} failed: {first or f'HTTP {self.status}'}"
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        # JupyterHub labels a failed spawn by setting ``reason`` on its exception
+        # (``e.reason = "error"``); a read-only property turned that into an HTTP 500
+        self._reason = value
 
 
 class DockerUnavailable(DockerOperationError):
