@@ -1,0 +1,226 @@
+"""SwarmSpawner: each single-user server as a Docker Swarm service.
+
+The core (:class:`~aiodockerspawner.spawner.DockerSpawner`) is reused as it
+is; this class swaps in :class:`~aiodockerspawner.backends.service.ServiceBackend`,
+adds the swarm-only settings, and builds a
+:class:`~aiodockerspawner.service_specs.ServiceObjectSpec`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+from traitlets import (
+    Callable as CallableTrait,
+)
+from traitlets import (
+    CaselessStrEnum,
+    Dict,
+    Union,
+    default,
+    validate,
+)
+from traitlets import (
+    Unicode as UnicodeTrait,
+)
+
+from .backends.base import ObjectBackend, ObjectSpec
+from .backends.service import TASK_PENDING_STATES, ServiceBackend
+from .client import shared_client
+from .service_specs import ServiceObjectSpec, service_name
+from .spawner import DockerSpawner
+
+#: seconds ``start`` gives up waiting for the task before JupyterHub's start_timeout
+START_DEADLINE_MARGIN = 2.0
+
+
+def _extra_spec_trait(what: str, engine: str) -> Union:
+    return Union(
+        [CallableTrait(), Dict()],
+        help=f"""
+        Extra settings for the service's {what}, deep-merged over the
+        generated ones: a dict, or a callable ``f(spawner)`` (possibly async)
+        returning one, evaluated at each start. Keys are docker-py
+        ``docker.types.{what}`` keywords (snake_case) or Engine API
+        ``{engine}`` fields (CamelCase); string values are templated like
+        ``volumes``.
+
+        .. versionchanged:: 0.1
+           dockerspawner accepts only a plain dict, untemplated.
+        """,
+    ).tag(config=True)
+
+
+class SwarmSpawner(DockerSpawner):
+    """Spawn each single-user server as a one-replica Docker Swarm service.
+
+    The Hub must talk to a swarm manager. Everything ``c.DockerSpawner``
+    configures applies, except what makes no sense for services
+    (``extra_host_config``, ``links``, resuming: services are always removed
+    when their server stops).
+    """
+
+    object_type: ClassVar[str] = "service"
+
+    @property
+    def service_id(self) -> str:
+        """The service's ID (dockerspawner's alias of ``object_id``)."""
+        return str(self.object_id or "")
+
+    @property
+    def service_name(self) -> str:
+        """The service's name (dockerspawner's alias of ``object_name``)."""
+        return str(self.object_name)
+
+    # -- defaults that differ from containers ----------------------------------
+
+    @default("network_name")
+    def _default_network_name(self) -> str:
+        # as in dockerspawner: no network, so use_internal_ip defaults to True
+        return ""
+
+    @default("pull_policy")
+    def _default_pull_policy(self) -> str:
+        # swarm pulls on the node that runs the task
+        return "skip"
+
+    @default("remove")
+    def _default_remove(self) -> bool:
+        return True
+
+    @validate("remove")
+    def _validate_remove(self, proposal: Any) -> bool:
+        if not proposal.value:
+            self.log.warning(
+                "SwarmSpawner always removes services when their server stops; "
+                "ignoring remove=False"
+            )
+        return True
+
+    @default("object_name")
+    def _default_object_name(self) -> str:
+        return service_name(super()._default_object_name())
+
+    # -- swarm-only settings ---------------------------------------------------
+
+    extra_container_spec = _extra_spec_trait("ContainerSpec", "TaskTemplate.ContainerSpec")
+    extra_resources_spec = _extra_spec_trait("Resources", "TaskTemplate.Resources")
+    extra_placement_spec = _extra_spec_trait("Placement", "TaskTemplate.Placement")
+    extra_task_spec = _extra_spec_trait("TaskTemplate", "TaskTemplate")
+    extra_endpoint_spec = _extra_spec_trait("EndpointSpec", "EndpointSpec")
+
+    @default("extra_container_spec")
+    def _default_extra_container_spec(self) -> dict[str, Any]:
+        return {}
+
+    @default("extra_resources_spec")
+    def _default_extra_resources_spec(self) -> dict[str, Any]:
+        return {}
+
+    @default("extra_placement_spec")
+    def _default_extra_placement_spec(self) -> dict[str, Any]:
+        return {}
+
+    @default("extra_task_spec")
+    def _default_extra_task_spec(self) -> dict[str, Any]:
+        return {}
+
+    @default("extra_endpoint_spec")
+    def _default_extra_endpoint_spec(self) -> dict[str, Any]:
+        return {}
+
+    volume_driver = UnicodeTrait(
+        "",
+        help="""
+        Volume driver for the named volumes in ``volumes`` and
+        ``read_only_volumes`` (sources without ``/``): they are mounted as
+        ``type=volume`` with this driver, which must reach the data from
+        every node the task may run on. Host paths stay bind mounts.
+
+        .. versionchanged:: 0.1
+           dockerspawner combined the driver with bind mounts, which Docker
+           rejects.
+        """,
+    ).tag(config=True)
+
+    volume_driver_options = Dict(
+        help="Options for ``volume_driver`` (its ``DriverConfig.Options``).",
+    ).tag(config=True)
+
+    publish_mode = CaselessStrEnum(
+        ["ingress", "host"],
+        default_value="ingress",
+        help="""
+        How the server port is published when the Hub connects through a
+        published port (``use_internal_ip`` False): ``ingress`` uses the
+        routing mesh and ``host_ip``, as dockerspawner does; ``host`` publishes
+        on the node that runs the task and connects to that node's address,
+        which needs no routing mesh (IPVS).
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    # -- the backend -------------------------------------------------------------
+
+    @property
+    def backend(self) -> ObjectBackend:
+        endpoint = self.endpoint
+        deadline = max(1.0, float(self.start_timeout) - START_DEADLINE_MARGIN)
+        return ServiceBackend(
+            shared_client(endpoint), docker_host=endpoint.host, start_deadline=deadline
+        )
+
+    async def build_spec(self) -> ServiceObjectSpec:
+        base = await super().build_spec()
+        if base.extra_host_config or base.links:
+            self.log.warning(
+                "extra_host_config and links do nothing for swarm services (%s); "
+                "use extra_container_spec, extra_task_spec or extra_resources_spec",
+                self._log_name,
+            )
+        common = {f.name: getattr(base, f.name) for f in dataclasses.fields(ObjectSpec)}
+        return ServiceObjectSpec(
+            **common,
+            extra_container_spec=await self._extra("extra_container_spec"),
+            extra_resources_spec=await self._extra("extra_resources_spec"),
+            extra_placement_spec=await self._extra("extra_placement_spec"),
+            extra_task_spec=await self._extra("extra_task_spec"),
+            extra_endpoint_spec=await self._extra("extra_endpoint_spec"),
+            volume_driver=self.volume_driver,
+            volume_driver_options={str(k): str(v) for k, v in self.volume_driver_options.items()},
+            stop_grace_period=self.stop_grace_period,
+            publish_mode=self.publish_mode.lower(),
+        )
+
+    # -- poll --------------------------------------------------------------------
+
+    async def poll(self) -> int | None:
+        """None while the service's task is running or on its way; else its exit code."""
+        if self._starting:
+            return None
+        target = self.object_id or self.object_name
+        if not target:
+            return 0
+        obj = await self.backend.inspect(target)
+        if obj is None:
+            self.log.debug("Service %s for %s not found", target, self._log_name)
+            self.object_id = ""
+            return 0
+        if obj.status.running or obj.status.status in TASK_PENDING_STATES:
+            return None
+        self.log.debug(
+            "Service %s for %s is %s: %s",
+            obj.name,
+            self._log_name,
+            obj.status.status,
+            obj.status.describe(),
+        )
+        return int(obj.status.exit_code or 0)
+
+    async def _settled(self, target: str, gone: bool) -> None:
+        """Nothing to wait for: :meth:`ServiceBackend.stop` returns once the task is gone.
+
+        (The Hub-wide events cache of the core watches containers, not services.)
+        """

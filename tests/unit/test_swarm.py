@@ -1,0 +1,263 @@
+"""SwarmSpawner and the ServiceBackend's pure helpers, without Docker."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aiodockerspawner import SwarmSpawner
+from aiodockerspawner.backends.service import (
+    ServiceBackend,
+    current_task,
+    node_address,
+    observed_from_service,
+    publish_mode,
+    published_port,
+    task_ip,
+    task_status,
+)
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.service_specs import ServiceObjectSpec, is_service_name, service_create_body
+from tests.conftest import TEST_PREFIX
+from tests.helpers import make_spawner
+
+GiB = 1024**3
+
+
+def task(
+    state: str,
+    *,
+    desired: str = "running",
+    created: str = "2024-01-01T00:00:00Z",
+    **status: Any,
+) -> dict[str, Any]:
+    return {
+        "ID": f"t-{state}-{created}",
+        "CreatedAt": created,
+        "DesiredState": desired,
+        "Status": {"State": state, **status},
+    }
+
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+def test_current_task_prefers_the_newest_wanted_one() -> None:
+    old = task("failed", desired="shutdown", created="2024-01-01T00:00:00Z")
+    new = task("running", created="2024-01-01T00:00:05Z")
+    newer_dead = task("rejected", desired="shutdown", created="2024-01-01T00:00:09Z")
+    assert current_task([old, new, newer_dead]) is new
+    assert current_task([old, newer_dead]) is newer_dead
+    assert current_task([]) is None
+
+
+def test_task_status() -> None:
+    running = task_status(task("running", ContainerStatus={"ExitCode": 0}))
+    assert running.running and running.exit_code is None
+    failed = task_status(
+        task("failed", Err="task: non-zero exit (3)", ContainerStatus={"ExitCode": 3})
+    )
+    assert not failed.running and failed.exit_code == 3 and "non-zero" in failed.error
+    rejected = task_status(task("rejected", Err="No such image: x"))
+    assert rejected.exit_code == 1 and rejected.status == "rejected"
+    assert task_status({}).status == "missing"
+
+
+def test_observed_from_service() -> None:
+    service = {
+        "ID": "svc1",
+        "Spec": {
+            "Name": "jupyter-alice",
+            "Labels": {"a": "b"},
+            "TaskTemplate": {"ContainerSpec": {"Image": "img", "Env": ["T=1", "E=a=b"]}},
+        },
+    }
+    obs = observed_from_service(service, task("running"))
+    assert (obs.id, obs.name, obs.image) == ("svc1", "jupyter-alice", "img")
+    assert obs.env == {"T": "1", "E": "a=b"}
+    assert obs.labels == {"a": "b"}
+    assert obs.status.running and obs.task["Status"]["State"] == "running"
+
+
+def test_ports_and_modes() -> None:
+    ports = [
+        {"Protocol": "udp", "TargetPort": 8888, "PublishedPort": 1},
+        {"Protocol": "tcp", "TargetPort": 8888, "PublishedPort": 30001},
+    ]
+    assert published_port(ports, 8888) == 30001
+    assert published_port(ports, 9999) is None
+    assert published_port([{"TargetPort": 8888, "PublishMode": "host"}], 8888) is None
+    service = {"Spec": {"EndpointSpec": {"Ports": [{"TargetPort": 8888, "PublishMode": "host"}]}}}
+    assert publish_mode(service, 8888) == "host"
+    assert publish_mode({"Spec": {"EndpointSpec": {"Ports": [{"TargetPort": 8888}]}}}, 8888) == (
+        "ingress"
+    )
+    assert publish_mode({"Spec": {}}, 8888) is None
+
+
+def test_task_ip() -> None:
+    t = {
+        "NetworksAttachments": [
+            {"Network": {"ID": "i1", "Spec": {"Name": "ingress"}}, "Addresses": ["10.0.0.5/24"]},
+            {"Network": {"ID": "n2", "Spec": {"Name": "jhub"}}, "Addresses": ["10.0.1.7/24"]},
+            {"Network": {"ID": "n3", "Spec": {"Name": "bridge"}}},
+        ]
+    }
+    assert task_ip(t, "jhub") == "10.0.1.7"
+    assert task_ip(t, "n2") == "10.0.1.7"
+    assert task_ip(t, "bridge") is None
+    assert task_ip(t, "other") is None
+
+
+@pytest.mark.parametrize(
+    ("node", "expected"),
+    [
+        ({"Status": {"Addr": "10.1.2.3"}}, "10.1.2.3"),
+        ({"Status": {"Addr": "0.0.0.0"}, "ManagerStatus": {"Addr": "10.1.2.4:2377"}}, "10.1.2.4"),
+        ({"Status": {"Addr": "0.0.0.0"}, "ManagerStatus": {"Addr": "[fd00::1]:2377"}}, "fd00::1"),
+        ({"Status": {}}, None),
+    ],
+)
+def test_node_address(node: dict[str, Any], expected: str | None) -> None:
+    assert node_address(node) == expected
+
+
+# --- the spawner's traits -------------------------------------------------------------------
+
+
+async def test_defaults_follow_dockerspawner() -> None:
+    spawner = make_spawner(SwarmSpawner)
+    assert spawner.object_type == "service"
+    assert spawner.network_name == ""
+    assert spawner.use_internal_ip is True
+    assert spawner.pull_policy == "skip"
+    assert spawner.remove is True
+    assert spawner.will_resume is False
+    assert spawner.publish_mode == "ingress"
+    assert spawner.service_name == spawner.object_name
+    assert isinstance(spawner.backend, ServiceBackend)
+
+
+def test_remove_cannot_be_turned_off(caplog: pytest.LogCaptureFixture) -> None:
+    spawner = make_spawner(SwarmSpawner)
+    with caplog.at_level(logging.WARNING):
+        spawner.remove = False
+    assert spawner.remove is True
+    assert "always removes services" in caplog.text
+
+
+async def test_start_deadline_is_inside_start_timeout() -> None:
+    spawner = make_spawner(SwarmSpawner, start_timeout=30)
+    backend = spawner.backend
+    assert isinstance(backend, ServiceBackend)
+    assert 0 < backend.start_deadline < 30
+
+
+def test_long_names_become_service_names() -> None:
+    spawner = make_spawner(SwarmSpawner, user="a" * 70, server_name="lab")
+    assert is_service_name(spawner.object_name)
+    assert spawner.object_name.startswith(f"{TEST_PREFIX}-aaaa")
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    users=st.lists(st.text(min_size=1, max_size=70), min_size=2, max_size=2, unique=True),
+    servers=st.lists(st.text(max_size=40), min_size=2, max_size=2),
+    legacy=st.booleans(),
+)
+def test_any_user_and_server_name_gives_a_unique_dns_label(
+    users: list[str], servers: list[str], legacy: bool
+) -> None:
+    """Through the real spawner: valid DNS labels, and distinct users never collide."""
+    traits: dict[str, Any] = {"escape": "legacy"} if legacy else {}
+    names = []
+    for user, server in zip(users, servers, strict=True):
+        spawner = make_spawner(SwarmSpawner, user=user, server_name=server, **traits)
+        name = spawner.object_name
+        assert is_service_name(name), (user, server, name)
+        assert len(name) <= 63 and "." not in name
+        names.append(name)
+    assert names[0] != names[1]
+
+
+# --- the spec the spawner builds ---------------------------------------------------------
+
+
+async def test_build_spec_with_callables_and_templates() -> None:
+    async def placement(spawner: SwarmSpawner) -> dict[str, Any]:
+        return {"constraints": [f"node.labels.user=={spawner.user.name}"]}
+
+    spawner = make_spawner(
+        SwarmSpawner,
+        user="alice",
+        image="img:1",
+        mem_limit="1G",
+        cpu_guarantee=lambda s: 0.5,
+        extra_container_spec={"hostname": "nb-{username}"},
+        extra_placement_spec=placement,
+        extra_resources_spec=lambda s: {"Limits": {"Pids": 50}},
+        extra_task_spec={"log_driver": "json-file"},
+        extra_endpoint_spec={},
+        extra_create_kwargs=lambda s: {"labels": {"owner": s.user.name}},
+        volumes={"nb-{username}": "/home/jovyan"},
+        volume_driver="local",
+        stop_grace_period=3,
+    )
+    spec = await spawner.build_spec()
+    assert isinstance(spec, ServiceObjectSpec)
+    body = service_create_body(spec)
+    template = body["TaskTemplate"]
+    assert body["Name"] == spawner.object_name
+    assert body["Labels"]["owner"] == "alice"
+    assert body["Labels"]["aiodockerspawner.user"] == "alice"
+    assert template["ContainerSpec"]["Hostname"] == "nb-alice"
+    assert template["ContainerSpec"]["StopGracePeriod"] == 3_000_000_000
+    assert template["ContainerSpec"]["Mounts"] == [
+        {
+            "Target": "/home/jovyan",
+            "Source": "nb-alice",
+            "ReadOnly": False,
+            "Type": "volume",
+            "VolumeOptions": {"DriverConfig": {"Name": "local"}},
+        }
+    ]
+    assert template["Placement"] == {"Constraints": ["node.labels.user==alice"]}
+    assert template["Resources"] == {
+        "Limits": {"MemoryBytes": GiB, "Pids": 50},
+        "Reservations": {"NanoCPUs": 500_000_000},
+    }
+    assert template["LogDriver"] == {"Name": "json-file"}
+    assert "EndpointSpec" not in body  # use_internal_ip: nothing published
+
+
+async def test_published_when_not_internal() -> None:
+    spawner = make_spawner(SwarmSpawner, use_internal_ip=False, publish_mode="host")
+    body = service_create_body(await spawner.build_spec())
+    assert body["EndpointSpec"]["Ports"] == [
+        {"Protocol": "tcp", "TargetPort": 8888, "PublishMode": "host"}
+    ]
+
+
+async def test_host_config_is_ignored_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    spawner = make_spawner(SwarmSpawner, extra_host_config={"shm_size": "1g"})
+    with caplog.at_level(logging.WARNING):
+        body = service_create_body(await spawner.build_spec())
+    assert "extra_host_config and links do nothing" in caplog.text
+    assert "ShmSize" not in str(body)
+
+
+async def test_bad_extra_spec_names_the_trait() -> None:
+    spawner = make_spawner(SwarmSpawner, extra_container_spec={"shm_size": 1})
+    with pytest.raises(InvalidSpec, match=r"SwarmSpawner.extra_container_spec.*shm_size"):
+        service_create_body(await spawner.build_spec())
+    spawner = make_spawner(SwarmSpawner, extra_task_spec=lambda s: ["not", "a", "dict"])
+    with pytest.raises(InvalidSpec, match="extra_task_spec: expected a dict"):
+        await spawner.build_spec()
