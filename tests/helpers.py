@@ -68,3 +68,28 @@ async def docker_cli(*args: str, check: bool = True) -> str:
     if check and proc.returncode != 0:
         raise AssertionError(f"docker {' '.join(args)} failed: {err.decode()}")
     return out.decode()
+
+
+async def http_status(url: str, *, timeout: float = 15.0) -> int:
+    """GET ``url`` and return the status, retrying while nothing listens yet.
+
+    A container is "running" before its process has bound its port (the Hub
+    waits for HTTP the same way), so a refused or reset connection is retried
+    until ``timeout``.
+    """
+    import asyncio
+
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.05
+    while True:
+        try:
+            async with aiohttp.ClientSession() as session, session.get(url) as resp:
+                return resp.status
+        except (aiohttp.ClientConnectionError, ConnectionError):
+            if loop.time() > deadline:
+                raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.5)

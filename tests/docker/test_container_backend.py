@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from aiodockerspawner.backends.base import AddressPolicy, ObjectSpec
@@ -12,7 +11,7 @@ from aiodockerspawner.backends.container import ContainerBackend
 from aiodockerspawner.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import ImageNotAvailable, ObjectExists
 from tests.conftest import TEST_HUB_ID, TEST_PREFIX
-from tests.helpers import unique_user
+from tests.helpers import http_status, unique_user
 
 pytestmark = pytest.mark.docker
 
@@ -37,11 +36,6 @@ def tiny_spec(image: str, **kw: object) -> ObjectSpec:
     return ObjectSpec(**values)  # type: ignore[arg-type]
 
 
-async def http_get(url: str) -> int:
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        return resp.status
-
-
 async def test_lifecycle(backend: ContainerBackend, tiny_image: str) -> None:
     spec = tiny_spec(tiny_image)
     created = await backend.create(spec, "ifnotpresent")
@@ -57,7 +51,7 @@ async def test_lifecycle(backend: ContainerBackend, tiny_image: str) -> None:
     assert started.status.running
     address = await backend.address(started, AddressPolicy())
     assert address.host == "127.0.0.1"
-    assert await http_get(address.url() + "/") == 200
+    assert await http_status(address.url() + "/") == 200
 
     await backend.stop(spec.name, grace=0)
     stopped = await backend.inspect(spec.name)

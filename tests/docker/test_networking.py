@@ -8,18 +8,12 @@ import os
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import aiohttp
 import pytest
 
 from tests.conftest import TEST_HUB_ID, TEST_PREFIX
-from tests.helpers import docker_cli, make_spawner, unique_user
+from tests.helpers import docker_cli, http_status, make_spawner, unique_user
 
 pytestmark = pytest.mark.docker
-
-
-async def http_status(url: str) -> int:
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        return resp.status
 
 
 async def inspect(name: str, template: str) -> object:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import pytest
 
 from aiodockerspawner import DockerSpawner
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec
 from tests.conftest import TEST_HUB_ID
-from tests.helpers import docker_cli, make_spawner
+from tests.helpers import docker_cli, http_status, make_spawner
 
 pytestmark = pytest.mark.docker
 
@@ -21,11 +20,6 @@ async def containers_named(name: str) -> list[str]:
 
 async def docker_exec(name: str, *cmd: str) -> str:
     return await docker_cli("exec", name, *cmd)
-
-
-async def http_status(url: str) -> int:
-    async with aiohttp.ClientSession() as session, session.get(url) as resp:
-        return resp.status
 
 
 def tiny_spawner(image: str, **traits: object) -> DockerSpawner:
