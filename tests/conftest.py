@@ -15,6 +15,7 @@ import jupyterhub
 import pytest
 
 from aiodockerspawner.client import close_shared_clients
+from aiodockerspawner.sweep import stop_sweepers
 from aiodockerspawner.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
@@ -84,4 +85,5 @@ async def _close_clients() -> AsyncIterator[None]:
     """Stop the watchers and close the shared aiodocker clients of each module's event loop."""
     yield
     await stop_watchers()
+    await stop_sweepers()
     await close_shared_clients()

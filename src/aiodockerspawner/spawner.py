@@ -53,11 +53,19 @@ from .labels import (  # the label keys of every object we create, re-exported h
     LABEL_SERVER,
     LABEL_USER,
     LABEL_VERSION,
+    derive_hub_id,
 )
 from .networking import HOST_NETWORK, free_port, port_from_env
 from .progress import SpawnProgress
 from .pulls import PullOptions, find_credentials
 from .specs import parse_bytes
+from .sweep import (
+    OrphanSweeper,
+    get_sweeper,
+    hub_database_url,
+    known_from_db,
+    orm_session,
+)
 from .traits import ShellCommand, UnicodeOrFalse
 from .watch import ContainerSource, Watcher, WatchSource, get_watcher
 
@@ -333,14 +341,36 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     ).tag(config=True)
 
     hub_id = Unicode(
-        "jupyterhub",
         help="""
-        Identifies this Hub in the labels of the objects it creates. Give
-        each Hub sharing one Docker daemon its own value.
+        Identifies this Hub in the labels of the objects it creates, so that
+        several Hubs can share one Docker daemon: the events cache, the
+        orphan sweep and ``delete_forever()`` only ever look at objects
+        carrying this Hub's id.
+
+        By default it is derived from what identifies the Hub and stays the
+        same across restarts: its database (``JupyterHub.db_url`` without
+        credentials, sqlite paths made absolute) and its base URL, e.g.
+        ``hub-3f9a0c1d2e4b``. Set it to keep the id when the database moves.
 
         .. versionadded:: 0.1
         """,
     ).tag(config=True)
+
+    @default("hub_id")
+    def _default_hub_id(self) -> str:
+        db_url = hub_database_url(self.orm_spawner, self.config)
+        base_url = getattr(self.hub, "base_url", None) or "/hub/"
+        hub_id = derive_hub_id(db_url, base_url)
+        if hub_id not in DockerSpawner._hub_ids_logged:
+            DockerSpawner._hub_ids_logged.add(hub_id)
+            self.log.info(
+                "Objects of this Hub are labelled with hub id %s (derived from its database "
+                "and base URL; set DockerSpawner.hub_id to pin it)",
+                hub_id,
+            )
+        return hub_id
+
+    _hub_ids_logged: ClassVar[set[str]] = set()
 
     extra_create_kwargs = Union(
         [CallableTrait(), Dict()],
@@ -515,6 +545,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
 
     async def _observe(self, target: str) -> ObservedObject | None:
         """The object's state: from the events cache, or one inspect when it cannot tell."""
+        self._start_sweeper()
         if not self.events_cache:
             return await self.backend.inspect(target)
         return await self.watcher.lookup(
@@ -643,6 +674,63 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         if self._progress_event is None:
             self._progress_event = asyncio.Event()
         return self._progress_event
+
+    # -- orphan sweep ---------------------------------------------------------------
+
+    orphan_sweep = Bool(
+        False,
+        help="""
+        Remove this Hub's containers that the Hub no longer knows about: a
+        container labelled with this Hub's ``hub_id`` whose user and server
+        name have no spawner in the Hub's database and that no spawner's
+        state refers to (e.g. left behind by a user or named server deleted
+        while the Hub was down). Objects of another hub id are never touched.
+        It runs when the first server is polled or started after the Hub
+        starts, and then every ``orphan_sweep_interval`` seconds.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    orphan_sweep_interval = Float(
+        3600.0,
+        help="""
+        Seconds between two orphan sweeps (see ``orphan_sweep``).
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    orphan_sweep_volumes = Bool(
+        False,
+        help="""
+        Let the orphan sweep also remove this Hub's named volumes whose user
+        the Hub no longer has. Volumes hold users' files: turn this on only
+        when deleting a user should delete their data.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    _sweep_warned = False
+
+    def _start_sweeper(self) -> OrphanSweeper | None:
+        """Start the Hub's orphan sweeper (once; it then runs periodically) when enabled."""
+        if not self.orphan_sweep:
+            return None
+        session = orm_session(self.orm_spawner)
+        if session is None:
+            if not DockerSpawner._sweep_warned:
+                DockerSpawner._sweep_warned = True
+                self.log.warning("orphan_sweep is on but the Hub's database is not reachable")
+            return None
+        return get_sweeper(
+            self.endpoint,
+            self.hub_id,
+            lambda: known_from_db(session),
+            interval=self.orphan_sweep_interval,
+            volumes=self.orphan_sweep_volumes,
+        )
 
     # -- runtime state ------------------------------------------------------
 
@@ -842,6 +930,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             patience_every=self.slow_spawn_message_every,
         )
         self._progress_begun().set()
+        self._start_sweeper()
         try:
             with progress.reporting_to(tracker):
                 url = await self._start()

@@ -20,6 +20,7 @@ from ..errors import DockerOperationError, ImageNotAvailable, ObjectExists
 from ..images import inspect_image, pull_image
 from ..pulls import PullOptions
 from ..specs import container_create_body
+from ..volumes import ensure_volumes
 from .base import (
     Address,
     AddressPolicy,
@@ -185,6 +186,7 @@ class ContainerBackend:
         if spec.command is None and spec.args:
             image_cmd = await self._image_cmd(spec.image, policy)
         body = container_create_body(spec, image_cmd=image_cmd)
+        await ensure_volumes(self.docker, spec)
         try:
             container_id = await self._create(body, spec.name)
         except DockerOperationError as e:
