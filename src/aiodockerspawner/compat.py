@@ -62,7 +62,19 @@ class ObjectAPI(HasTraits):
         """``volumes`` (read-write) then ``read_only_volumes``, rendered."""
 
         def format_name(template: str) -> str:
-            return str(self.format_volume_name(template, self))
+            rendered = str(self.format_volume_name(template, self))
+            # a custom format_volume_name is admin code that may build paths itself
+            ours = self.format_volume_name in (
+                naming.default_format_volume_name,
+                naming.escaped_format_volume_name,
+            )
+            if ours and naming.path_steered(template, rendered):
+                raise options.spawn_error(
+                    f"The volume template {template!r} cannot be used for this user or "
+                    "server name: the name would change the path",
+                    reason="volume_name",
+                )
+            return rendered
 
         return naming.volumes_to_binds(
             self.volumes, mode="rw", format_name=format_name, trait="DockerSpawner.volumes"

@@ -268,3 +268,20 @@ def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[s
 def mount_points(binds: Iterable[VolumeBind]) -> list[str]:
     """dockerspawner's ``volume_mount_points``: the guest paths, sorted."""
     return sorted(b.target for b in binds)
+
+
+def path_steered(template: str, rendered: str) -> bool:
+    """Whether rendering ``template`` changed the shape of the path it describes.
+
+    Template fields such as ``{raw_username}`` come from users. A value holding
+    ``/``, ``.`` or ``..`` could move a host path out of the place the admin's
+    template put it (``/srv/{raw_username}`` with the name ``../etc``), so a
+    rendered path may not have more ``/`` separators, or more ``.``/``..``
+    segments, than its template.
+    """
+    if "\x00" in rendered or rendered.count("/") > template.count("/"):
+        return True
+    dots = {".", ".."}
+    return sum(seg in dots for seg in rendered.split("/")) > sum(
+        seg in dots for seg in template.split("/")
+    )

@@ -226,12 +226,10 @@ def validate_user_options(
     (absent, ``None`` or ``""``). ``ignored_keys`` lists, sorted, every other key.
 
     ``image`` is the only option this spawner reads. A present ``image`` that is
-    not a string is refused with a 400 :func:`spawn_error`. Unknown keys are *not*
-    refused: JupyterHub stores ``user_options`` and replays them on the next
-    spawn, other components (``apply_user_options``, hooks, another spawner
-    configured earlier) may have put keys there, and DockerSpawner ignores them
-    too. Failing on them would lock users out of their server, so they are
-    returned for the caller to log instead.
+    not a string is refused with a 400 :func:`spawn_error`. Whether other keys
+    are an error depends on the Hub's configuration (an ``apply_user_options``
+    or ``pre_spawn_hook`` may read them), so they are returned for the caller
+    to decide.
     """
     if not user_options:
         return None, []
