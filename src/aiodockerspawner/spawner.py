@@ -905,9 +905,15 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
 
     async def _apply_image_option(self) -> None:
         requested, ignored = options.validate_user_options(self.user_options)
+        if ignored and not self._user_options_read_elsewhere():
+            shown = ", ".join(repr(k[:40]) for k in ignored[:5])
+            raise options.spawn_error(
+                f"Unknown user option(s) {shown}: this server accepts only 'image'",
+                reason="user_options",
+            )
         if ignored:
-            self.log.warning(
-                "Ignoring user options %s for %s: this spawner only reads 'image'",
+            self.log.debug(
+                "User options %s for %s are left to the Hub's own hooks",
                 ignored,
                 self._log_name,
             )
@@ -915,6 +921,19 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             return
         allowed = await options.resolve_allowed_images(self.allowed_images, self)
         self.image = options.check_allowed(allowed, requested)
+
+    def _user_options_read_elsewhere(self) -> bool:
+        """Whether admin code may consume user options this spawner does not read.
+
+        Keys nobody reads are refused (a typo or a probe should not pass
+        silently), but an ``apply_user_options`` hook, a ``pre_spawn_hook`` or
+        a custom ``options_from_form`` may legitimately use other keys.
+        """
+        return (
+            bool(getattr(self, "apply_user_options", None))
+            or self.pre_spawn_hook is not None
+            or self.options_from_form is not options.options_from_form
+        )
 
     # -- start / stop / poll ------------------------------------------------------
 
