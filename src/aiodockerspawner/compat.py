@@ -74,6 +74,8 @@ class ObjectAPI(HasTraits):
                     "server name: the name would change the path",
                     reason="volume_name",
                 )
+            if ours and "/" not in rendered:
+                rendered = naming.fit_volume_name(rendered)  # a named volume
             return rendered
 
         return naming.volumes_to_binds(

@@ -7,6 +7,8 @@ have. All functions are pure: no I/O and no Docker client.
 
 from __future__ import annotations
 
+import hashlib
+import re
 import string
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
@@ -285,3 +287,26 @@ def path_steered(template: str, rendered: str) -> bool:
     return sum(seg in dots for seg in rendered.split("/")) > sum(
         seg in dots for seg in template.split("/")
     )
+
+
+#: what Docker accepts as a container or volume name
+DOCKER_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+#: a volume name is a directory name on the daemon's host
+VOLUME_NAME_MAX = 255
+
+
+def fit_volume_name(name: str) -> str:
+    """``name`` short enough for a named volume; unchanged when it already is.
+
+    Escaped names can grow long (a 200-character non-ASCII user name escapes
+    to over 1,000 characters) and the daemon refuses volume names longer than
+    a file name. Such a name keeps a readable head and ends in a hash of the
+    whole name, so it stays unique and stable.
+    """
+    if len(name.encode()) <= VOLUME_NAME_MAX:
+        return name  # valid or not, as the admin's template made it
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    head = re.sub(r"[^a-zA-Z0-9_.-]", "-", name)
+    if not head[:1].isalnum():
+        head = "v" + head
+    return f"{head[: VOLUME_NAME_MAX - len(digest) - 1]}-{digest}"
