@@ -73,6 +73,11 @@ def _is_missing_image(e: DockerOperationError) -> bool:
     return e.status == 404 and "image" in e.message.lower()
 
 
+def _is_name_conflict(e: DockerOperationError) -> bool:
+    # Docker answers 409; Podman's compat API answers 500 "... is already in use"
+    return e.status == 409 or (e.status == 500 and "already in use" in e.message)
+
+
 def published_address(
     data: Mapping[str, Any], policy: AddressPolicy, docker_host: str
 ) -> Address | None:
@@ -190,7 +195,7 @@ class ContainerBackend:
         try:
             container_id = await self._create(body, spec.name)
         except DockerOperationError as e:
-            if e.status == 409:
+            if _is_name_conflict(e):
                 raise ObjectExists("create container", spec.name, 409, e.message) from e
             if not _is_missing_image(e):
                 raise
