@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 import aiodocker
 from jupyterhub.spawner import Spawner
 from jupyterhub.traitlets import ByteSpecification
+from tornado import web
 from traitlets import (
     Any as AnyTrait,
 )
@@ -38,7 +39,7 @@ from traitlets import (
     Callable as CallableTrait,
 )
 
-from . import naming, options, progress
+from . import drift, lifetime, naming, options, progress
 from ._version import __version__
 from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
 from .backends.container import ContainerBackend
@@ -51,6 +52,7 @@ from .labels import (  # the label keys of every object we create, re-exported h
     LABEL_HUB,
     LABEL_MANAGED_BY,
     LABEL_SERVER,
+    LABEL_SPEC,
     LABEL_USER,
     LABEL_VERSION,
     derive_hub_id,
@@ -732,6 +734,95 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             volumes=self.orphan_sweep_volumes,
         )
 
+    # -- drift on resume ----------------------------------------------------------
+
+    resume_drift = CaselessStrEnum(
+        list(drift.POLICIES),
+        default_value=drift.RECREATE_IMAGE,
+        help="""
+        What to do, with ``remove = False``, when the stopped container to
+        resume no longer matches the configuration:
+
+        - ``recreate-image`` (default): recreate it when its image differs
+          from ``image``; resume it, with a warning in the log, when only
+          other settings (command, environment, mounts, limits...) differ;
+        - ``recreate``: recreate it when anything differs;
+        - ``keep``: always resume it, with a warning.
+
+        Recreating removes the container with its writable layer and
+        anonymous volumes; named volumes and host directories are kept.
+        Containers created by dockerspawner or before this setting existed
+        are compared on their image only.
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
+    # -- JupyterHub 6: rename() and delete_forever() -----------------------------
+
+    def per_server_sources(self) -> list[lifetime.PerServerSource]:
+        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server."""
+        return lifetime.per_server_sources(
+            self.volumes, self.read_only_volumes, self.mounts, render=self._format_volume
+        )
+
+    async def rename(self, old_name: str, new_name: str) -> None:
+        """Allow renaming a stopped server unless data named after it would be left behind.
+
+        The stopped container keeps its name, which the server's state carries
+        over to the renamed server. A volume or host directory whose template
+        uses the server name would be looked up under the new name, so the
+        rename is refused while one exists.
+        """
+        blockers = await lifetime.rename_blockers(
+            self.client, self.per_server_sources(), local_daemon=self.endpoint.is_unix
+        )
+        if blockers:
+            message = (
+                f"Cannot rename server {old_name!r} to {new_name!r}: "
+                f"{' and '.join(blockers)} named after it would be left behind under the "
+                "old name. Move the data and remove it first, or keep the name."
+            )
+            self.log.warning("Refused to rename %s: %s", self._log_name, message)
+            error = web.HTTPError(409, message.replace("%", "%%"))
+            error.jupyterhub_message = message  # type: ignore[attr-defined]
+            raise error
+        if self.object_id:
+            self.log.info(
+                "Renaming %s to %r: %s %s keeps its name (it is in the server's state)",
+                self._log_name,
+                new_name,
+                self.object_type,
+                self.object_name,
+            )
+
+    async def delete_forever(self) -> None:
+        """The server is deleted for good: remove its container and per-server volumes.
+
+        Volumes whose name does not include the server name (shared by a
+        user's servers) and host directories are kept.
+        """
+        backend = self.backend
+        target = self.object_id or self.object_name
+        existing = await backend.inspect(target) if target else None
+        if existing is not None:
+            self.log.info(
+                "Removing %s %s of deleted server %s",
+                self.object_type,
+                existing.name,
+                self._log_name,
+            )
+            await self._remove_settled(backend, existing.id)
+            self.object_id = ""
+        if not self.name:
+            return  # the default server's volumes belong to the user
+        names = [s.name for s in self.per_server_sources() if s.is_volume]
+        removed, failed = await lifetime.remove_volumes(self.client, names)
+        for name in removed:
+            self.log.info("Removed volume %s of deleted server %s", name, self._log_name)
+        for error in failed:
+            self.log.warning("Could not remove a volume of %s: %s", self._log_name, error)
+
     # -- runtime state ------------------------------------------------------
 
     _starting = False
@@ -981,6 +1072,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         except InvalidSpec as e:
             self.log.error("Invalid configuration for %s: %s", self._log_name, e)
             raise
+        spec.labels[LABEL_SPEC] = drift.spec_digest(spec)
         backend = self.backend
         created = False
         creating = False  # a create request is in flight: Docker may have made it already
@@ -1041,6 +1133,27 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         """Handle a name conflict: resume the old object or replace it."""
         existing = await backend.inspect(spec.name)
         if existing is not None and not self.remove:
+            found = drift.drift(existing, spec)
+            if drift.should_recreate(found, self.resume_drift):
+                self.log.warning(
+                    "Recreating %s %s for %s: %s (resume_drift=%r); named volumes are kept",
+                    backend.object_type,
+                    spec.name,
+                    self._log_name,
+                    found.describe(),
+                    self.resume_drift,
+                )
+                await self._remove_settled(backend, spec.name)
+                return await backend.create(spec, self.pull_policy), True
+            if found.any:
+                self.log.warning(
+                    "Resuming %s %s for %s although %s (resume_drift=%r)",
+                    backend.object_type,
+                    spec.name,
+                    self._log_name,
+                    found.describe(),
+                    self.resume_drift,
+                )
             self.log.info(
                 "Found existing %s %s (id: %s) for %s; resuming it",
                 backend.object_type,

@@ -1,0 +1,113 @@
+"""JupyterHub 6's server lifetime hooks: ``rename()`` and ``delete_forever()``.
+
+Names derived from the server name are the risk in both:
+
+- the container's name is carried in the spawner's state (``object_name``,
+  ``object_id``), which JupyterHub keeps across a rename, so a renamed server
+  resumes its stopped container under the old name;
+- a volume (or host directory) whose template uses ``{servername}`` or
+  ``{raw_servername}`` would be looked up under the new name after a rename,
+  orphaning the data: ``rename()`` refuses while such a volume or directory
+  exists, saying which one and why;
+- ``delete_forever()`` (a named server or its user deleted for good) removes
+  the server's stopped container and its per-server named volumes: those
+  whose template uses the server name. Volumes shared by a user's servers
+  (no server name in the template) are kept, as are host directories.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiodocker
+
+from .client import docker_errors
+from .errors import DockerOperationError
+
+SERVER_FIELDS = ("{servername}", "{raw_servername}")
+
+
+@dataclass(frozen=True)
+class PerServerSource:
+    """A volume source whose template includes the server name, and what it renders to."""
+
+    template: str
+    name: str
+
+    @property
+    def is_volume(self) -> bool:
+        """A named volume (as opposed to a host path)."""
+        return "/" not in self.name
+
+
+def _mount_source(mount: Mapping[str, Any]) -> Any:
+    kind = mount.get("type", mount.get("Type", "volume"))
+    if kind not in ("volume", "bind"):
+        return None
+    return mount.get("source", mount.get("Source"))
+
+
+def per_server_sources(
+    volumes: Mapping[str, Any],
+    read_only_volumes: Mapping[str, Any],
+    mounts: Iterable[Mapping[str, Any]],
+    render: Callable[[str], str],
+) -> list[PerServerSource]:
+    """Sources whose template includes the server name, rendered with ``render`` (pure)."""
+    templates = [*volumes, *read_only_volumes]
+    templates += [s for s in map(_mount_source, mounts) if isinstance(s, str)]
+    found = []
+    for template in dict.fromkeys(templates):
+        if any(field in template for field in SERVER_FIELDS):
+            found.append(PerServerSource(template, render(template)))
+    return found
+
+
+async def volume_exists(docker: aiodocker.Docker, name: str) -> bool:
+    try:
+        async with docker_errors("inspect volume", name):
+            await docker._query_json(f"volumes/{name}")
+    except DockerOperationError as e:
+        if e.status == 404:
+            return False
+        raise
+    return True
+
+
+def _exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
+async def rename_blockers(
+    docker: aiodocker.Docker, sources: Iterable[PerServerSource], *, local_daemon: bool
+) -> list[str]:
+    """The existing per-server volumes or directories a rename would orphan."""
+    blockers = []
+    for source in sources:
+        if source.is_volume:
+            if await volume_exists(docker, source.name):
+                blockers.append(f"volume {source.name}")
+        elif not local_daemon or _exists(source.name):
+            # a remote daemon's host paths cannot be checked from here
+            blockers.append(f"directory {source.name}")
+    return blockers
+
+
+async def remove_volumes(
+    docker: aiodocker.Docker, names: Iterable[str]
+) -> tuple[list[str], list[DockerOperationError]]:
+    """Remove named volumes: (removed, failures); absent ones are neither."""
+    removed: list[str] = []
+    failed: list[DockerOperationError] = []
+    for name in names:
+        try:
+            async with docker_errors("remove volume", name):
+                await docker._query_json(f"volumes/{name}", "DELETE")
+            removed.append(name)
+        except DockerOperationError as e:
+            if e.status != 404:
+                failed.append(e)
+    return removed, failed
