@@ -37,28 +37,3 @@ async def pull_image(
     """
     await pull(docker, image, options)
 
-
-_IMPLIED_PREFIXES = ("docker.io/library/", "docker.io/", "localhost/")
-
-
-def canonical_reference(image: str) -> str:
-    """``image`` without the registry prefixes an engine may add or omit.
-
-    Docker reports an image as it was asked for (``busybox``); Podman reports
-    it fully qualified (``docker.io/library/busybox:latest`` or, for a local
-    image, ``localhost/name:tag``). A missing tag means ``latest``.
-    """
-    ref = image
-    for prefix in _IMPLIED_PREFIXES:
-        if ref.startswith(prefix):
-            ref = ref[len(prefix) :]
-            break
-    last = ref.rsplit("/", 1)[-1]
-    if "@" not in last and ":" not in last:
-        ref += ":latest"
-    return ref
-
-
-def same_image(a: str, b: str) -> bool:
-    """Whether two references name the same image, whichever engine wrote them."""
-    return canonical_reference(a) == canonical_reference(b)
