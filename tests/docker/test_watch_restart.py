@@ -6,6 +6,9 @@ is killed, a change no events stream can report. After the restart the
 watcher must reconnect, resync with one list, and poll must be right for every
 server: the survivor running, the one killed during the outage exited, and a
 container killed after the restart seen through the new stream.
+
+Set ``AIODOCKERSPAWNER_TEST_OUTAGE`` to keep the daemon down that many
+seconds (the watcher's backoff then shows in the recovery time).
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from tests.helpers import make_spawner, unique_user, wait_for
 from tests.privatedockerd import PrivateDockerd
 
 pytestmark = pytest.mark.docker
+
+#: seconds the daemon stays down (AIODOCKERSPAWNER_TEST_OUTAGE; 0 in CI)
+OUTAGE = float(os.environ.get("AIODOCKERSPAWNER_TEST_OUTAGE", "0"))
 
 
 @pytest.fixture
@@ -69,6 +75,8 @@ async def test_watcher_recovers_after_dockerd_restart(
 
     await wait_for(stale, timeout=5, interval=0.01)
     os.kill(lost_pid, signal.SIGKILL)  # a change no stream reports
+    if OUTAGE:
+        await asyncio.sleep(OUTAGE)  # a longer outage, to see the backoff (not a synchronisation)
     loop = asyncio.get_running_loop()
     restart_at = loop.time()
     answered_after = await dockerd.start()
