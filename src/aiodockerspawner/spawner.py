@@ -549,10 +549,23 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         """The object's state: from the events cache, or one inspect when it cannot tell."""
         self._start_sweeper()
         if not self.events_cache:
-            return await self.backend.inspect(target)
-        return await self.watcher.lookup(
-            target, timeout=self.docker_request_timeout, fetch=self.backend.inspect
+            return self._ours(await self.backend.inspect(target))
+        return self._ours(
+            await self.watcher.lookup(
+                target, timeout=self.docker_request_timeout, fetch=self.backend.inspect
+            )
         )
+
+    def _ours(self, obj: ObservedObject | None) -> ObservedObject | None:
+        """``obj`` unless it carries another Hub's id: that one is not ours to report on.
+
+        Objects without the label (created by dockerspawner) count as ours, so
+        a Hub switched from dockerspawner adopts its containers.
+        """
+        if obj is None:
+            return None
+        owner = obj.labels.get(LABEL_HUB)
+        return obj if owner is None or owner == self.hub_id else None
 
     async def _settled(self, target: str, gone: bool) -> None:
         """Wait until the cache has seen our own stop (or removal) of ``target``."""
@@ -1017,13 +1030,23 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         """Whether admin code may consume user options this spawner does not read.
 
         Keys nobody reads are refused (a typo or a probe should not pass
-        silently), but an ``apply_user_options`` hook, a ``pre_spawn_hook`` or
-        a custom ``options_from_form`` may legitimately use other keys.
+        silently), but an ``apply_user_options`` hook, a ``pre_spawn_hook``, a
+        custom ``options_from_form`` or a callable setting (``mem_limit``,
+        ``extra_host_config``, ...) may legitimately use other keys.
         """
+        callables = (
+            "mem_limit",
+            "mem_guarantee",
+            "cpu_limit",
+            "cpu_guarantee",
+            "extra_create_kwargs",
+            "extra_host_config",
+        )
         return (
             bool(getattr(self, "apply_user_options", None))
             or self.pre_spawn_hook is not None
             or self.options_from_form is not options.options_from_form
+            or any(callable(getattr(self, name, None)) for name in callables)
         )
 
     # -- start / stop / poll ------------------------------------------------------
@@ -1132,6 +1155,15 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     ) -> tuple[ObservedObject, bool]:
         """Handle a name conflict: resume the old object or replace it."""
         existing = await backend.inspect(spec.name)
+        if existing is not None and self._ours(existing) is None:
+            # never resume, replace or remove what another Hub runs
+            raise DockerOperationError(
+                f"create {backend.object_type}",
+                spec.name,
+                409,
+                f"the name is taken by Hub {existing.labels.get(LABEL_HUB)!r}; give each "
+                "Hub sharing a Docker daemon its own prefix",
+            )
         if existing is not None and not self.remove:
             found = drift.drift(existing, spec)
             if drift.should_recreate(found, self.resume_drift):
@@ -1251,6 +1283,10 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     async def stop(self, now: bool = False) -> None:
         target = self.object_id or self.object_name
         backend = self.backend
+        if not self.object_id and target and await self._observe(target) is None:
+            # nothing of ours by that name (gone, or another Hub's): nothing to stop
+            self.clear_state()
+            return
         grace = 0.0 if now else self.stop_grace_period
         self.log.info(
             "Stopping %s %s for %s", backend.object_type, self.object_name, self._log_name
