@@ -23,8 +23,11 @@ from .backends.base import ObjectSpec, VolumeBind
 from .errors import InvalidSpec
 from .specs import (
     _bool,
+    _bytes,
     _command,
     _copy,
+    _env_items,
+    _env_list,
     _environment,
     _healthcheck,
     _int,
@@ -33,12 +36,13 @@ from .specs import (
     _mapping,
     _sequence,
     _str,
+    _str_dict,
     _str_list,
+    _translate,
     _ulimits,
     _unknown_key,
     _user,
     deep_merge,
-    parse_bytes,
     translate_mount,
 )
 
@@ -142,53 +146,9 @@ def service_name(name: str) -> str:
 # small converters
 
 
-def _translate(
-    value: Any,
-    table: Mapping[str, tuple[str, _Converter]],
-    trait: str,
-    what: str,
-) -> dict[str, Any]:
-    """Translate one flat docker-py keyword dict through ``table``; Engine keys pass.
-
-    ``None`` values are dropped (docker-py's "not set"). When a setting is
-    given both ways the Engine spelling wins.
-    """
-    translated: dict[str, Any] = {}
-    engine: dict[str, Any] = {}
-    for key, item in _mapping(value, trait).items():
-        if isinstance(key, str) and key in table:
-            if item is None:
-                continue
-            name, convert = table[key]
-            translated[name] = convert(item, f"{trait}[{key!r}]")
-        elif isinstance(key, str) and _is_engine_key(key):
-            engine[key] = copy.deepcopy(item)
-        else:
-            raise _unknown_key(trait, key, table, what)
-    translated.update(engine)
-    return translated
-
-
 def _nanoseconds(value: Any, where: str) -> int:
     """A duration in nanoseconds (docker-py's unit for swarm durations)."""
     return _int(value, where)
-
-
-def _str_dict(value: Any, where: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(value, where).items()}
-
-
-def _env_items(entries: list[str]) -> dict[str, str | None]:
-    """``["K=V", "K2"]`` → ``{"K": "V", "K2": None}``."""
-    result: dict[str, str | None] = {}
-    for entry in entries:
-        name, sep, val = entry.partition("=")
-        result[name] = val if sep else None
-    return result
-
-
-def _env_list(env: Mapping[str, str | None]) -> list[str]:
-    return sorted(k if v is None else f"{k}={v}" for k, v in env.items())
 
 
 def _hosts(value: Any, where: str) -> list[str]:
@@ -291,10 +251,6 @@ def _generic_resources(value: Any, where: str) -> list[Any]:
         else:
             raise InvalidSpec(f"{where}[{kind!r}]: expected an int or a string, got {amount!r}")
     return result
-
-
-def _bytes(value: Any, where: str) -> int:
-    return parse_bytes(value, key=where)
 
 
 #: docker-py ``Resources`` keyword → ((Engine section, field), converter)

@@ -86,6 +86,34 @@ def _unknown_key(trait: str, key: object, known: Mapping[str, Any], what: str) -
     )
 
 
+def _translate(
+    value: Any,
+    table: Mapping[str, tuple[str, _Converter]],
+    trait: str,
+    what: str,
+) -> dict[str, Any]:
+    """Translate one flat docker-py keyword dict through ``table``; Engine keys pass.
+
+    ``None`` values are dropped (docker-py's "not set"). When a setting is
+    given both ways the Engine spelling wins. Any other key raises
+    :class:`InvalidSpec` naming it, ``trait`` and ``what`` (the docker-py type).
+    """
+    translated: dict[str, Any] = {}
+    engine: dict[str, Any] = {}
+    for key, item in _mapping(value, trait).items():
+        if isinstance(key, str) and key in table:
+            if item is None:
+                continue
+            name, convert = table[key]
+            translated[name] = convert(item, f"{trait}[{key!r}]")
+        elif isinstance(key, str) and _is_engine_key(key):
+            engine[key] = copy.deepcopy(item)
+        else:
+            raise _unknown_key(trait, key, table, what)
+    translated.update(engine)
+    return translated
+
+
 _BYTES_RE = re.compile(
     r"^\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[kmgtp]?)(?:i?b)?\s*$",
     re.IGNORECASE,
@@ -158,6 +186,11 @@ def _mapping(value: Any, where: str) -> Mapping[Any, Any]:
     if not isinstance(value, Mapping):
         raise InvalidSpec(f"{where}: expected a dict, got {type(value).__name__}")
     return value
+
+
+def _str_dict(value: Any, where: str) -> dict[str, str]:
+    """A dict with keys and values made strings (sysctls, driver options...)."""
+    return {str(k): str(v) for k, v in _mapping(value, where).items()}
 
 
 def _copied_mapping(value: Any, where: str) -> dict[str, Any]:
@@ -386,10 +419,6 @@ def _group_add(value: Any, where: str) -> list[str]:
     return [str(group) for group in _sequence(value, where)]
 
 
-def _sysctls(value: Any, where: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in _mapping(value, where).items()}
-
-
 def _tmpfs(value: Any, where: str) -> dict[str, str]:
     """``{path: options}`` or ``["path[:options]"]`` → ``{path: options}``."""
     if isinstance(value, Mapping):
@@ -531,7 +560,7 @@ HOST_CONFIG_KEYS: dict[str, tuple[str, _Converter]] = {
     "security_opt": ("SecurityOpt", _str_list),
     "shm_size": ("ShmSize", _bytes),
     "storage_opt": ("StorageOpt", _copy),
-    "sysctls": ("Sysctls", _sysctls),
+    "sysctls": ("Sysctls", _str_dict),
     "tmpfs": ("Tmpfs", _tmpfs),
     "ulimits": ("Ulimits", _ulimits),
     "userns_mode": ("UsernsMode", _str),
@@ -552,20 +581,7 @@ def translate_host_config(
     dropped, as in docker-py. When one setting is given both ways, the Engine
     spelling wins. Any other key raises :class:`InvalidSpec` naming it and ``trait``.
     """
-    translated: dict[str, Any] = {}
-    engine: dict[str, Any] = {}
-    for key, value in _mapping(cfg, trait).items():
-        if isinstance(key, str) and key in HOST_CONFIG_KEYS:
-            if value is None:
-                continue
-            field, convert = HOST_CONFIG_KEYS[key]
-            translated[field] = convert(value, f"{trait}[{key!r}]")
-        elif isinstance(key, str) and _is_engine_key(key):
-            engine[key] = copy.deepcopy(value)
-        else:
-            raise _unknown_key(trait, key, HOST_CONFIG_KEYS, "create_host_config")
-    translated.update(engine)
-    return translated
+    return _translate(cfg, HOST_CONFIG_KEYS, trait, "create_host_config")
 
 
 # ---------------------------------------------------------------------------
@@ -829,6 +845,11 @@ def _env_items(entries: list[str]) -> dict[str, str | None]:
     return result
 
 
+def _env_list(env: Mapping[str, str | None]) -> list[str]:
+    """``{"K": "V", "K2": None}`` → sorted ``["K=V", "K2"]``."""
+    return sorted(k if v is None else f"{k}={v}" for k, v in env.items())
+
+
 def _is_publishable(network_mode: str) -> bool:
     """Whether ports can be published: not in the host's or another container's stack."""
     return network_mode not in ("host", "none") and not network_mode.startswith("container:")
@@ -919,7 +940,7 @@ def container_create_body(
         body["ExposedPorts"] = {port_key: {}}
 
     body = deep_merge(body, extra_config)
-    body["Env"] = sorted(k if v is None else f"{k}={v}" for k, v in env.items())
+    body["Env"] = _env_list(env)
     body["HostConfig"] = deep_merge(host, extra_host)
     return body
 
