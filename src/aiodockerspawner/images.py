@@ -36,4 +36,3 @@ async def pull_image(
     the registry's message; see :mod:`aiodockerspawner.pulls`.
     """
     await pull(docker, image, options)
-
