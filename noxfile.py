@@ -53,13 +53,14 @@ def _build_docs(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Build the docs, bring the services up, then run pytest (extra arguments go to pytest).
+    """Lint, build the docs, bring the services up, then run pytest (arguments go to pytest).
 
-    The docs build (about ten seconds) runs here so that CI, which runs this
-    session only, fails on a documentation warning too; it runs first so that
-    pytest's summary stays the last thing printed.
+    Lint (ruff, mypy) and the docs build take about half a minute and run here
+    so that CI, which runs this session only, fails on them too; they run first
+    so that pytest's summary stays the last thing printed.
     """
-    session.install("-e", ".[test,docs]")
+    session.install("-e", ".[test,docs,lint]")
+    _lint(session)
     _build_docs(session)
     _ensure_services(session)
     session.run("pytest", *session.posargs)
@@ -76,6 +77,10 @@ def docs(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """ruff (lint and format check) and mypy --strict on the package."""
     session.install("-e", ".[lint]")  # the package, ruff and mypy
+    _lint(session)
+
+
+def _lint(session: nox.Session) -> None:
     session.run("ruff", "check", "src", "tests", "benchmarks")
     session.run("ruff", "format", "--check", "src", "tests")
     session.run("mypy")
