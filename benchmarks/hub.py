@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 from collections.abc import Mapping
@@ -57,7 +58,9 @@ c.JupyterHub.hub_connect_ip = {hub_connect_ip!r}
 c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
 c.JupyterHub.cleanup_servers = True
 c.JupyterHub.concurrent_spawn_limit = 500
-c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+# answer a stop request only when the stop is over: that answer times the stop
+c.JupyterHub.tornado_settings = {{"slow_stop_timeout": 900}}
+c.JupyterHub.db_url = "sqlite:///{db_path}"
 c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
 c.JupyterHub.pid_file = "{workdir}/proxy.pid"
 c.JupyterHub.services = [{{"name": "bench", "api_token": {token!r}}}]
@@ -91,6 +94,10 @@ import hub_probe
 
 hub_probe.install({probe_path!r}, spawner_class={spawner_import!r})
 """
+
+
+class HubDied(RuntimeError):
+    """The Hub exited, or was told to, while the benchmark was using it."""
 
 
 def free_port() -> int:
@@ -129,9 +136,17 @@ class Hub:
         self.proxy_token = os.urandom(16).hex()
         self.url = f"http://127.0.0.1:{self.port}"
         self.probe_path = workdir / "probe.txt"
+        # The database goes on tmpfs when there is one: with it on a disk
+        # that other work shares, the Hub's synchronous sqlite commits (fsync)
+        # were nearly half of its samples during 50 spawns, and set its loop lag.
+        shm = Path("/dev/shm")
+        db_dir = shm / f"adsb-{os.getpid()}-{workdir.name}" if shm.is_dir() else workdir
+        self.db_path = db_dir / "jupyterhub.sqlite"
         self.log_path = workdir / "hub.log"
         self.proc: asyncio.subprocess.Process | None = None
         self.http: aiohttp.ClientSession | None = None
+        self._log_offset = 0
+        self._stopping = False
 
     # -- lifecycle -----------------------------------------------------------
 
@@ -144,6 +159,7 @@ class Hub:
             hub_connect_ip=s.hub_connect_ip,
             proxy_api_port=self.proxy_api_port,
             workdir=self.workdir,
+            db_path=self.db_path,
             token=self.token,
             poll_interval=s.poll_interval,
             image=s.image,
@@ -159,6 +175,7 @@ class Hub:
 
     async def start(self, deadline: float = 90.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "jupyterhub_config.py"
         config.write_text(self.render_config())
         env = dict(os.environ)
@@ -181,7 +198,7 @@ class Hub:
             )
         self.http = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, force_close=False),
-            timeout=aiohttp.ClientTimeout(total=120),
+            timeout=aiohttp.ClientTimeout(total=900),
         )
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline
@@ -198,7 +215,32 @@ class Hub:
                 raise RuntimeError(f"JupyterHub did not answer in {deadline}s:\n{self.log_tail()}")
             await asyncio.sleep(0.2)
 
+    def check_alive(self) -> None:
+        """Raise :class:`HubDied` if the Hub exited or received a signal we did not send.
+
+        On a machine shared with other work, a stray signal (a pid reused by
+        someone who kept an old pid) has ended a Hub or its proxy mid-run.
+        """
+        if self._stopping or self.proc is None:
+            return
+        if self.proc.returncode is not None:
+            raise HubDied(f"JupyterHub exited ({self.proc.returncode}):\n{self.log_tail()}")
+        try:
+            with self.log_path.open("rb") as f:
+                f.seek(self._log_offset)
+                new = f.read()
+        except OSError:
+            return
+        self._log_offset += len(new)
+        for needle in (
+            b"Received signal SIGTERM",
+            b"[ConfigProxy] \x1b[33mwarn\x1b[39m: Terminated",
+        ):
+            if needle in new:
+                raise HubDied(f"the Hub or its proxy was sent SIGTERM:\n{self.log_tail()}")
+
     async def stop(self) -> None:
+        self._stopping = True
         if self.http is not None:
             await self.http.close()
             self.http = None
@@ -206,12 +248,14 @@ class Hub:
         if proc is not None and proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
-                await asyncio.wait_for(proc.wait(), 120)
+                await asyncio.wait_for(proc.wait(), 60)
             except asyncio.TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
                 await proc.wait()
         self._kill_orphaned_proxy()
+        if self.db_path.parent != self.workdir:
+            shutil.rmtree(self.db_path.parent, ignore_errors=True)
 
     def _kill_orphaned_proxy(self) -> None:
         """A Hub that failed or was killed leaves its proxy running (own session)."""
@@ -300,8 +344,7 @@ class Hub:
     async def routes(self) -> set[str]:
         """User names that have a route in the proxy."""
         assert self.http is not None
-        if self.proc is not None and self.proc.returncode is not None:
-            raise RuntimeError(f"JupyterHub exited ({self.proc.returncode})")
+        self.check_alive()
         async with self.http.get(
             f"http://127.0.0.1:{self.proxy_api_port}/api/routes",
             headers={"Authorization": f"token {self.proxy_token}"},

@@ -24,7 +24,8 @@ def _get(data: dict[str, Any], scenario: str, key: str, field: str) -> float | N
     if entry is None:
         return None
     if isinstance(entry, list):  # repetitions: the median
-        return _median([float(e[field]) for e in entry])
+        values = [float(e[field]) for e in entry if e.get(field) is not None]
+        return _median(values) if values else None
     value = entry.get(field)
     return None if value is None else float(value)
 
@@ -88,6 +89,9 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
         if n > 1:
             out.append(_row(data, f"1. spawn {n} tiny: p50", sc, "p50", "s"))
             out.append(_row(data, f"1. spawn {n} tiny: p95", sc, "p95", "s"))
+        if n == big_n:
+            out.append(_row(data, f"1. spawn {n} tiny: Hub CPU", sc, "hub_cpu", "s"))
+            out.append(_row(data, f"1. spawn {n} tiny: dockerd CPU", sc, "dockerd_cpu", "s"))
     for n in plan["stop_ns"]:
         sc = f"stop_ignoring_n{n}"
         if n == max(plan["stop_ns"]):
@@ -348,7 +352,8 @@ def write_docs(data: dict[str, Any], rs: list[dict[str, Any]], json_path: Path, 
         f"kernel {m['kernel']}",
         f"- Docker Engine {m['docker']}, {m['docker_storage']}; "
         f"configurable-http-proxy {m['configurable_http_proxy']}",
-        f"- aiodockerspawner's Hub: {v.get('ads', '')}",
+        f"- aiodockerspawner's Hub: {v.get('ads', '')} "
+        f"(source: {data['meta'].get('aiodockerspawner_source', '?')})",
         f"- dockerspawner's Hub: {v.get('ds', '')}",
         DOCS_END,
     ]

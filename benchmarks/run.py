@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import os
 import platform
@@ -16,14 +17,14 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import report
 from .contenders import FakeHubAPI, HubContender, RawContender, ServerKind
-from .hub import TINY_CMD, Hub, HubSettings
+from .hub import TINY_CMD, Hub, HubDied, HubSettings
 from .proxies import CountingDockerProxy, ThrottlingTCPProxy
 from .registry import Registry, docker, push_large_image, remove_image
 from .venvs import ensure_dockerspawner_venv
@@ -126,6 +127,24 @@ def summary(times: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (0 if unknown)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def dockerd_pid() -> int | None:
+    try:
+        return int(Path("/var/run/docker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile."""
     data = sorted(values)
@@ -186,10 +205,16 @@ async def spawn_scenarios(
             for n in ns:
                 users = names(f"s1r{rep}n{n}", n)
                 log(f"{key}: spawn {n} (repetition {rep + 1})")
+                await c.prepare(users)
+                hub_pid = hub.proc.pid if hub is not None and hub.proc is not None else None
+                cpu0 = (cpu_seconds(hub_pid), cpu_seconds(dockerd_pid()))
                 wall0 = time.time()
                 times = await c.spawn(users)
                 wall1 = time.time()
                 s = summary(times)
+                # CPU seconds the Hub and dockerd spent on the batch (2 cores in all)
+                s["hub_cpu"] = cpu_seconds(hub_pid) - cpu0[0]
+                s["dockerd_cpu"] = cpu_seconds(dockerd_pid()) - cpu0[1]
                 log(f"{key}: spawn {n}: total {s['total']:.2f}s p50 {s['p50']:.2f}s")
                 res.add(f"spawn_tiny_n{n}", key, s)
                 if hub is not None and n == plan.rss_n and rep == 0 and 7 in want:
@@ -346,11 +371,30 @@ async def request_counts(
     res.put("docker_requests", key, entry)
 
 
+async def retry_if_killed(
+    key: str, phase: str, env: Env, res: Results, body: Callable[[int], Awaitable[None]]
+) -> None:
+    """Run one Hub phase; if something outside killed the Hub, clean up and run it again."""
+    for attempt in (1, 2):
+        snapshot = copy.deepcopy(res.data)
+        try:
+            await body(attempt)
+            return
+        except HubDied as e:
+            if attempt == 2:
+                raise
+            log(f"{key}: the {phase} Hub was killed from outside; running the phase again ({e})")
+            res.data = snapshot
+            res.put("retried", key, [*res.data.get("retried", {}).get(key, []), phase])
+            await cleanup_names(f"{env.prefix}-{key}-")
+
+
 async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> None:
     tiny = ServerKind("tiny", TINY_IMAGE, TINY_CMD)
     want = set(plan.scenarios)
-    if want & {1, 2, 5, 6, 7}:
-        hub = Hub(hub_settings(key, plan, env, tiny), env.workdir / f"{key}-tiny")
+
+    async def tiny_phase(attempt: int) -> None:
+        hub = Hub(hub_settings(key, plan, env, tiny), env.workdir / f"{key}-tiny-{attempt}")
         log(f"{key}: starting the Hub (tiny image)")
         await hub.start()
         try:
@@ -361,13 +405,14 @@ async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> Non
                 await head_of_line(key, c, plan, env, res)
         finally:
             await hub.stop()
-    if 4 in want:
+
+    async def count_phase(attempt: int) -> None:
         proxy = CountingDockerProxy(str(env.workdir / f"{key}-docker.sock"))
         await proxy.start()
         settings = hub_settings(
             key, plan, env, tiny, poll_interval=plan.poll_interval, docker_host=proxy.url
         )
-        hub = Hub(settings, env.workdir / f"{key}-count")
+        hub = Hub(settings, env.workdir / f"{key}-count-{attempt}")
         log(f"{key}: starting the Hub (Docker socket through the counting proxy)")
         await hub.start()
         try:
@@ -375,9 +420,10 @@ async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> Non
         finally:
             await hub.stop()
             await proxy.stop()
-    if 3 in want:
+
+    async def real_phase(attempt: int) -> None:
         real = ServerKind("real", env.singleuser_image, None)
-        hub = Hub(hub_settings(key, plan, env, real), env.workdir / f"{key}-real")
+        hub = Hub(hub_settings(key, plan, env, real), env.workdir / f"{key}-real-{attempt}")
         log(f"{key}: starting the Hub (single-user image)")
         await hub.start()
         try:
@@ -390,6 +436,13 @@ async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> Non
             await c.stop(users)
         finally:
             await hub.stop()
+
+    if want & {1, 2, 5, 6, 7}:
+        await retry_if_killed(key, "tiny-image", env, res, tiny_phase)
+    if 4 in want:
+        await retry_if_killed(key, "request-counting", env, res, count_phase)
+    if 3 in want:
+        await retry_if_killed(key, "single-user", env, res, real_phase)
 
 
 async def run_raw(plan: Plan, env: Env, res: Results) -> None:
@@ -436,6 +489,13 @@ async def run_raw(plan: Plan, env: Env, res: Results) -> None:
 
 
 # -- environment -------------------------------------------------------------------
+
+
+async def cleanup_names(prefix: str) -> None:
+    """Remove the containers whose name starts with ``prefix`` (one contender's)."""
+    ids = (await docker("ps", "-aq", "--filter", f"name=^/{prefix}")).split()
+    if ids:
+        await docker("rm", "-fv", *ids, check=False)
 
 
 async def cleanup(prefix: str) -> None:
