@@ -1,8 +1,10 @@
 """A local image registry and a large image that has to come from it.
 
-The registry on ``127.0.0.1:5000`` (``scripts/ensure-services``) is used when
-it answers; otherwise the benchmark runs its own ``docker-registry`` (Debian's
-package, Distribution 2.8) on a free port, storing under ``.cache/bench``.
+The benchmark runs a ``docker-registry`` of its own (Debian's package,
+Distribution 2.8, which ``scripts/ensure-services`` installs) on a free port,
+storing under ``.cache/bench`` and removed with it, so that the random layers
+each run pushes do not pile up in the shared registry on ``127.0.0.1:5000``.
+``AIODOCKERSPAWNER_BENCH_REGISTRY=host:port`` points it at another registry.
 
 The large image is the tiny image plus one layer of random bytes, unique to
 the run, so no layer of it can already be on the machine: after the push the
@@ -20,8 +22,6 @@ import urllib.request
 from pathlib import Path
 
 from .hub import free_port
-
-SHARED_REGISTRY = "127.0.0.1:5000"
 
 
 def _answers(address: str) -> bool:
@@ -60,16 +60,22 @@ class Registry:
     def __init__(self, cache: Path) -> None:
         self.cache = cache
         self.address = ""
+        self.root: Path | None = None
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        wanted = os.environ.get("AIODOCKERSPAWNER_BENCH_REGISTRY", SHARED_REGISTRY)
-        if _answers(wanted):
+        wanted = os.environ.get("AIODOCKERSPAWNER_BENCH_REGISTRY")
+        if wanted:
+            if not _answers(wanted):
+                raise RuntimeError(f"no registry answers at {wanted}")
             self.address = wanted
             return
         binary = shutil.which("docker-registry") or await _install_registry()
         port = free_port()
-        root = self.cache / "registry"
+        # a registry of the run's own, whose storage goes with it: every run
+        # pushes fresh random layers, which would pile up in a shared registry
+        root = self.cache / f"registry-{os.getpid()}-{port}"
+        self.root = root
         root.mkdir(parents=True, exist_ok=True)
         cfg = root / "config.yml"
         cfg.write_text(
@@ -101,6 +107,8 @@ class Registry:
             except asyncio.TimeoutError:
                 self.proc.kill()
                 await self.proc.wait()
+        if self.root is not None:
+            shutil.rmtree(self.root, ignore_errors=True)
 
 
 async def docker(*args: str, check: bool = True) -> str:
