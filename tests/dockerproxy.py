@@ -15,9 +15,15 @@ Faults:
 - :meth:`hold` parks the next matching request, before forwarding it
   (``when="request"``) or after the daemon answered (``when="response"``),
   until the test releases it: a deterministic way to keep code inside one
-  await;
+  await; ``Hold.drop()`` instead hangs up on it, as a daemon that dies with
+  the request in flight would;
 - :meth:`drop_streams` cuts every open streaming response (events, pulls)
-  as a daemon that goes away would.
+  as a daemon that goes away would;
+- while the daemon behind it is down, every request is hung up on.
+
+``peak_in_flight`` is the most requests it handled at once (events streams
+apart, counted in ``open_event_streams``): what a client's connection limit
+allows.
 
 Streams are forwarded chunk by chunk, so events and pull progress arrive as
 they happen. Hijacked connections (attached ``exec`` start) are not supported.
@@ -71,7 +77,16 @@ class Hold:
     #: the request that was parked (set together with ``arrived``)
     request: Recorded | None = None
 
+    #: set by :meth:`drop`: the request is not forwarded (or its answer not sent)
+    dropped: bool = False
+
     def release(self) -> None:
+        self.released.set()
+
+    def drop(self) -> None:
+        """Close the client's connection instead of forwarding the request or
+        its answer: what a daemon that dies with the request in flight does."""
+        self.dropped = True
         self.released.set()
 
 
@@ -84,6 +99,11 @@ class DockerProxy:
         self.requests: list[Recorded] = []
         self._holds: list[Hold] = []
         self._streams: dict[web.StreamResponse, aiohttp.ClientResponse] = {}
+        #: requests being handled now, and the most at once, events streams apart
+        self.in_flight = 0
+        self.peak_in_flight = 0
+        #: events streams open now
+        self.open_event_streams = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -186,7 +206,6 @@ class DockerProxy:
     # -- forwarding -------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        assert self._session is not None
         path = _VERSION_PREFIX.sub("", request.path)
         rec = Recorded(
             request.method,
@@ -196,18 +215,50 @@ class DockerProxy:
             time.monotonic(),
         )
         self.requests.append(rec)
+        streaming = path == "/events"
+        if streaming:
+            self.open_event_streams += 1
+        else:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            return await self._forward(request, rec)
+        finally:
+            if streaming:
+                self.open_event_streams -= 1
+            else:
+                self.in_flight -= 1
+
+    @staticmethod
+    def _hang_up(request: web.Request) -> web.StreamResponse:
+        """Close the client's connection without an answer, as a dead daemon would."""
+        if request.transport is not None:
+            request.transport.close()
+        # never sent: aiohttp finds the connection closed and lets it go quietly
+        return web.Response(status=503)
+
+    async def _forward(self, request: web.Request, rec: Recorded) -> web.StreamResponse:
+        assert self._session is not None
         hold = self._take_hold(rec, "request")
         if hold is not None:
             await hold.released.wait()
+            if hold.dropped:
+                return self._hang_up(request)
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         upstream_url = f"http://docker{request.rel_url}"
-        async with self._session.request(
-            request.method, upstream_url, headers=headers, data=body or None
-        ) as upstream:
+        try:
+            upstream = await self._session.request(
+                request.method, upstream_url, headers=headers, data=body or None
+            )
+        except aiohttp.ClientConnectionError:
+            return self._hang_up(request)  # the daemon is not there (stopped, restarting)
+        try:
             hold = self._take_hold(rec, "response")
             if hold is not None:
                 await hold.released.wait()
+                if hold.dropped:
+                    return self._hang_up(request)
             resp = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             for key, value in upstream.headers.items():
                 if key.lower() not in _HOP_BY_HOP:
@@ -223,3 +274,5 @@ class DockerProxy:
             finally:
                 self._streams.pop(resp, None)
             return resp
+        finally:
+            upstream.release()

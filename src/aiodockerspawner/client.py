@@ -20,7 +20,7 @@ import logging
 import os
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -56,6 +56,7 @@ class Endpoint:
     url: str
     api_version: str = "auto"
     tls: TLSSettings | None = None
+    #: most simultaneous connections (0: no limit, the streams' client)
     connection_limit: int = 100
     request_timeout: float = 60.0
     connect_timeout: float = 10.0
@@ -193,7 +194,10 @@ def _ssl_context(tls: TLSSettings, url: str) -> ssl.SSLContext:
 def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
     timeout = aiohttp.ClientTimeout(
         total=None,
-        connect=endpoint.connect_timeout,
+        # aiohttp's ``connect`` also bounds the wait for a free connection of the
+        # pool: under a small connection limit, requests that merely queued failed
+        # as "Connection timeout". Only the socket connect itself is bounded.
+        connect=None,
         sock_connect=endpoint.connect_timeout,
         sock_read=endpoint.request_timeout,
     )
@@ -268,6 +272,18 @@ def shared_client(endpoint: Endpoint) -> aiodocker.Docker:
     keeper.add_done_callback(functools.partial(_close_if_never_started, client, started))
     _clients[key] = _Entry(loop, client, keeper)
     return client
+
+
+def stream_client(endpoint: Endpoint) -> aiodocker.Docker:
+    """The client for long-lived streams (the events watcher) of ``endpoint``.
+
+    A stream that stays open for as long as the Hub runs would hold one of the
+    ``connection_limit`` connections for good (with a limit of 1, every other
+    request would wait for it forever), so such streams get a client of their
+    own, outside the limit.
+    """
+    # 0 is aiohttp's "no limit", a value resolve_endpoint never produces: a key of its own
+    return shared_client(replace(endpoint, connection_limit=0))
 
 
 async def close_shared_clients() -> None:

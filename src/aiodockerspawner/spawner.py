@@ -218,7 +218,14 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         help="""
         Most simultaneous connections to the Docker daemon from this Hub
         (shared by all servers). Requests beyond it wait for a free
-        connection.
+        connection, for as long as it takes (a start is still bounded by
+        ``start_timeout``).
+
+        The events stream that keeps ``poll()`` free has a connection of its
+        own, outside this limit. An image pull holds one connection for as
+        long as it runs, and ``post_start_cmd`` one while the command runs.
+        1 works (no deadlock) but makes every request wait for the one
+        before; 4 or more lets a start go on while a pull is running.
 
         .. versionadded:: 0.1
         """,

@@ -52,7 +52,7 @@ import aiodocker
 import aiohttp
 
 from .backends.base import ObjectStatus, ObservedObject
-from .client import Endpoint, docker_errors, shared_client
+from .client import Endpoint, docker_errors, shared_client, stream_client
 from .errors import DockerOperationError
 from .labels import LABEL_HUB, hub_filter
 
@@ -515,7 +515,9 @@ class Watcher:
         )
         self.stats.connects += 1
         async with docker_errors("watch events", self.source.kind):
-            response = await docker._do_query("events", "GET", params=params, timeout=timeout)
+            # on a connection of its own: it must not hold one of docker_connection_limit
+            streams = stream_client(self.endpoint)
+            response = await streams._do_query("events", "GET", params=params, timeout=timeout)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         reader = asyncio.get_running_loop().create_task(self._read(response, queue))
         try:
