@@ -28,6 +28,7 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 
+from . import progress
 from .errors import DockerOperationError, DockerUnavailable, InvalidSpec
 
 log = logging.getLogger(__name__)
@@ -323,7 +324,8 @@ async def docker_errors(
     connection failures, which are always :class:`DockerUnavailable`).
     """
     try:
-        yield
+        with progress.awaiting_docker(f"{operation} {target}"):
+            yield
     except DockerError as e:
         message = _clean_message(str(e.message))
         if e.status == 900:

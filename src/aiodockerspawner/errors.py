@@ -36,6 +36,27 @@ class DockerOperationError(Exception):
 class DockerUnavailable(DockerOperationError):
     """The daemon could not be reached or did not answer in time."""
 
+    @property
+    def reason(self) -> str:
+        if self._reason is not None:
+            return self._reason
+        # aiohttp's texts ("Server disconnected", "Cannot connect to unix socket
+        # ...") do not say that the daemon is the one at fault: say it first
+        return f"Docker is not answering ({super().reason})"
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+
+
+class StartTimedOut(DockerOperationError):
+    """A start gave up just before JupyterHub's ``start_timeout``.
+
+    Its ``reason`` says what the start was still waiting for (a Docker request
+    that was never answered, or a phase such as an image pull), which a bare
+    timeout would not tell the user.
+    """
+
 
 class ObjectExists(DockerOperationError):
     """An object with the requested name already exists (HTTP 409 on create)."""

@@ -92,6 +92,8 @@ class SpawnProgress:
         self._changed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.started_at = self._loop.time()
+        #: Docker requests of this start still waiting for an answer: (what, since)
+        self.waiting: list[tuple[str, float]] = []
 
     def report(self, phase: str, message: str, fraction: float | None = None) -> None:
         """Record one step; the percentage never goes below an earlier one."""
@@ -113,7 +115,30 @@ class SpawnProgress:
 
     def patience_message(self) -> str:
         elapsed = format_duration(self._loop.time() - self.started_at)
+        unanswered = self.unanswered()
+        if unanswered is not None:
+            what, since = unanswered
+            return f"Still waiting for Docker to answer {what} ({format_duration(since)} so far)..."
         return f"Still {DOING.get(self.phase, 'working')} ({elapsed} so far)..."
+
+    def unanswered(self) -> tuple[str, float] | None:
+        """The oldest Docker request of this start still unanswered, and for how long.
+
+        None during ``post_start_cmd``, whose exec stream stays open while the
+        command runs: the phase says better what is going on.
+        """
+        if not self.waiting or self.phase == POST_START:
+            return None
+        what, since = self.waiting[0]
+        return what, self._loop.time() - since
+
+    def what_it_is_doing(self) -> str:
+        """What the start is busy with, for a message saying why it gave up."""
+        unanswered = self.unanswered()
+        if unanswered is not None:
+            what, since = unanswered
+            return f"Docker had not answered {what} after {format_duration(since)}"
+        return f"it was still {DOING.get(self.phase, 'working')}"
 
     async def follow(self) -> AsyncIterator[dict[str, Any]]:
         """Every event from the first, then new ones as they come, until the start ends.
@@ -152,6 +177,26 @@ def report(phase: str, message: str, fraction: float | None = None) -> None:
     progress = _current.get()
     if progress is not None:
         progress.report(phase, message, fraction)
+
+
+@contextlib.contextmanager
+def awaiting_docker(what: str) -> Any:
+    """Note a Docker request of the start running in this context while it is unanswered.
+
+    Patience messages and the message of a start that runs out of time name
+    it ("create container jupyter-alice"); outside a start it does nothing.
+    """
+    progress = _current.get()
+    if progress is None:
+        yield
+        return
+    entry = (what, progress._loop.time())
+    progress.waiting.append(entry)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            progress.waiting.remove(entry)
 
 
 @contextlib.contextmanager

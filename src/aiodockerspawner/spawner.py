@@ -45,6 +45,7 @@ from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, Ob
 from .backends.container import ContainerBackend
 from .client import Endpoint, resolve_endpoint, shared_client
 from .compat import ObjectAPI
+from .deadlines import StartTimedOut, run_start
 from .deprecations import DeprecatedTraits
 from .errors import DockerOperationError, InvalidSpec, ObjectExists
 from .internalssl import InternalSSL
@@ -1073,7 +1074,17 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         self._start_sweeper()
         try:
             with progress.reporting_to(tracker):
-                url = await self._start()
+                try:
+                    # gives up just before start_timeout, naming what it waited for
+                    url = await run_start(
+                        self._start(),
+                        start_timeout=self.start_timeout,
+                        tracker=tracker,
+                        name=self.object_name,
+                    )
+                except StartTimedOut as e:
+                    self.log.error("Giving up starting %s: %s", self._log_name, e.reason)
+                    raise self._fail(e) from e.__cause__
             tracker.report(progress.STARTED, f"Server is up at {url}; waiting for it to respond")
             return url
         finally:
@@ -1300,7 +1311,17 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         )
         self._spawn_progress = None
         self._progress_begun().clear()
-        await asyncio.wait_for(backend.stop(target, grace), grace + self.docker_request_timeout)
+        deadline = grace + self.docker_request_timeout
+        try:
+            await asyncio.wait_for(backend.stop(target, grace), deadline)
+        except asyncio.TimeoutError as e:
+            message = (
+                f"stop {backend.object_type} {self.object_name} for {self._log_name}: "
+                f"Docker did not answer within {deadline:g} s"
+            )
+            # JupyterHub does not log what a stop raises; it forgets the server either way
+            self.log.error("Giving up: %s", message)
+            raise asyncio.TimeoutError(message) from e
         if self.remove:
             await self._remove_settled(backend, target)
             self.object_id = ""
