@@ -3,9 +3,15 @@
 The machine's shared dockerd must never be restarted (other test runs use
 it), so daemon-restart tests start their own: a second ``dockerd`` with its
 own socket, data root, exec root and pidfile under a temporary directory, no
-iptables rules (containers use ``--network none``), the ``vfs`` storage driver
-(no overlay mounts left behind) and ``--live-restore`` (the containers outlive
-the daemon, as on a production host).
+iptables rules, the ``vfs`` storage driver (no overlay mounts left behind) and
+``--live-restore`` (the containers outlive the daemon, as on a production
+host).
+
+Containers may use ``--network none`` or the daemon's own bridge. Without
+iptables rules a published port still works through Docker's userland proxy
+(``docker-proxy``): ``-p 127.0.0.1::8888`` answers on 127.0.0.1, and after a
+restart the daemon binds the same port again for a container it restored
+(tests/faults/test_dockerd_restart.py relies on both).
 
 Never start it with ``--bridge=none``: dockerd then *deletes* the host's
 ``docker0`` interface (Moby's ``removeDefaultBridgeInterface``), which breaks
