@@ -1276,6 +1276,9 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                 result.exit_code,
             )
 
+    #: states poll() counts as "still running": the server may come back by itself
+    _starting_states: ClassVar[frozenset[str]] = frozenset({"restarting", "paused"})
+
     async def poll(self) -> int | None:
         if self._starting:
             return None
@@ -1287,7 +1290,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             self.log.debug("%s %s for %s not found", self.object_type, target, self._log_name)
             self.object_id = ""
             return 0
-        if obj.status.running or obj.status.status in ("restarting", "paused"):
+        if obj.status.running or obj.status.status in self._starting_states:
             return None
         self.log.debug(
             "%s %s for %s is %s",

@@ -25,7 +25,7 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from .backends.base import ObjectBackend, ObjectSpec
+from .backends.base import ObjectBackend, ObjectSpec, ObservedObject
 from .backends.service import TASK_PENDING_STATES, ServiceBackend
 from .client import shared_client
 from .service_specs import ServiceObjectSpec, service_name
@@ -196,28 +196,12 @@ class SwarmSpawner(DockerSpawner):
 
     # -- poll --------------------------------------------------------------------
 
-    async def poll(self) -> int | None:
-        """None while the service's task is running or on its way; else its exit code."""
-        if self._starting:
-            return None
-        target = self.object_id or self.object_name
-        if not target:
-            return 0
-        obj = await self.backend.inspect(target)
-        if obj is None:
-            self.log.debug("Service %s for %s not found", target, self._log_name)
-            self.object_id = ""
-            return 0
-        if obj.status.running or obj.status.status in TASK_PENDING_STATES:
-            return None
-        self.log.debug(
-            "Service %s for %s is %s: %s",
-            obj.name,
-            self._log_name,
-            obj.status.status,
-            obj.status.describe(),
-        )
-        return int(obj.status.exit_code or 0)
+    #: a task on its way to running counts as running for poll()
+    _starting_states: ClassVar[frozenset[str]] = TASK_PENDING_STATES
+
+    async def _observe(self, target: str) -> ObservedObject | None:
+        """One inspect of the service and its task: the events cache watches containers."""
+        return self._ours(await self.backend.inspect(target))
 
     async def _settled(self, target: str, gone: bool) -> None:
         """Nothing to wait for: :meth:`ServiceBackend.stop` returns once the task is gone.
