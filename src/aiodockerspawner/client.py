@@ -192,6 +192,27 @@ def _ssl_context(tls: TLSSettings, url: str) -> ssl.SSLContext:
     return ctx
 
 
+class _Docker(aiodocker.Docker):
+    """aiodocker's client, asking the daemon for its API version only once.
+
+    With ``api_version="auto"`` aiodocker probes ``GET /version`` from every
+    request that starts before the first probe has answered: a Hub starting
+    fifty spawns at once sent fifty probes. One probe, awaited by the others,
+    is enough. (``_check_version`` is aiodocker-private; aiodocker is pinned
+    to 0.27 and tests/unit/test_client.py covers this.)
+    """
+
+    _version_lock: asyncio.Lock | None = None
+
+    async def _check_version(self) -> None:
+        if self.api_version != "auto":
+            return
+        if self._version_lock is None:
+            self._version_lock = asyncio.Lock()
+        async with self._version_lock:
+            await super()._check_version()
+
+
 def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
     timeout = aiohttp.ClientTimeout(
         total=None,
@@ -214,9 +235,7 @@ def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
         )
         connector = aiohttp.TCPConnector(limit=endpoint.connection_limit, ssl=ssl_ctx)
         url = endpoint.url
-    return aiodocker.Docker(
-        url=url, connector=connector, timeout=timeout, api_version=endpoint.api_version
-    )
+    return _Docker(url=url, connector=connector, timeout=timeout, api_version=endpoint.api_version)
 
 
 @dataclass

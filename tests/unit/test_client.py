@@ -121,3 +121,22 @@ def test_no_thread_executors_in_docker_io() -> None:
         if word in path.read_text()
     ]
     assert offenders == []
+
+
+async def test_api_version_is_probed_once_for_concurrent_requests(tmp_path: pathlib.Path) -> None:
+    from aiodockerspawner.testing import FakeEngine
+
+    engine = FakeEngine()
+    url = await engine.start(tmp_path / "docker.sock")
+    try:
+        docker = shared_client(resolve(environ={"DOCKER_HOST": url}))
+        results = await asyncio.gather(
+            *(docker.containers.container(f"c{i}").show() for i in range(20)),
+            return_exceptions=True,
+        )
+        assert all(getattr(r, "status", None) == 404 for r in results)  # none exist
+        assert engine.count(r"^GET /version$") == 1
+        assert engine.count(r"^GET /containers/c\d+/json$") == 20
+    finally:
+        await client_mod.close_shared_clients()
+        await engine.stop()
