@@ -74,6 +74,17 @@ def user_token(hub: RunningHub, name: str) -> str:
     return str(resp.json()["token"])
 
 
+def server_status(hub: RunningHub, name: str, server: str = "") -> requests.Response:
+    """GET the server's /api/status through the proxy, with a token of the user's."""
+    token = user_token(hub, name)
+    path = f"{server}/" if server else ""
+    return requests.get(
+        f"{hub.url}/user/{name}/{path}api/status",
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+
+
 def spawn_and_check(hub: RunningHub, name: str, server: str) -> float:
     session = login(hub, name)
     path = f"users/{name}/servers/{server}" if server else f"users/{name}/server"
@@ -86,9 +97,7 @@ def spawn_and_check(hub: RunningHub, name: str, server: str) -> float:
     container = f"{hub.prefix}-{name}" + (f"--{server}" if server else "")
     assert container in containers(hub.prefix)
 
-    token = user_token(hub, name)
-    url = f"{hub.url}/user/{name}/{server + '/' if server else ''}api/status"
-    status = requests.get(url, headers={"Authorization": f"token {token}"}, timeout=30)
+    status = server_status(hub, name, server)
     assert status.status_code == 200, status.text
     assert "kernels" in status.json()
 

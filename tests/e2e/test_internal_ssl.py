@@ -12,10 +12,9 @@ import subprocess
 import time
 
 import pytest
-import requests
 
 from tests.e2e.conftest import HubFactory, RunningHub, free_port
-from tests.e2e.test_hub import containers, login, user_token, wait_ready, wait_stopped
+from tests.e2e.test_hub import containers, login, server_status, wait_ready, wait_stopped
 
 pytestmark = pytest.mark.e2e
 
@@ -81,12 +80,7 @@ def test_internal_ssl_server_is_ready_and_answers_through_the_proxy(ssl_hub: Run
     assert env["JUPYTERHUB_SERVICE_URL"].startswith("https://")
     assert env["FROM_PRE_SPAWN_HOOK"] == name
 
-    token = user_token(ssl_hub, name)
-    status = requests.get(
-        f"{ssl_hub.url}/user/{name}/api/status",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
-    )
+    status = server_status(ssl_hub, name)
     assert status.status_code == 200, status.text
     assert "kernels" in status.json()
     assert model["url"] == f"/user/{name}/"

@@ -7,11 +7,10 @@ import subprocess
 import time
 
 import pytest
-import requests
 
 from tests.conftest import SINGLEUSER_IMAGE
 from tests.e2e.conftest import HubFactory, RunningHub
-from tests.e2e.test_hub import login, user_token, wait_ready, wait_stopped
+from tests.e2e.test_hub import login, server_status, wait_ready, wait_stopped
 from tests.swarm.conftest import swarm  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("swarm")]
@@ -65,12 +64,7 @@ def test_swarm_server_through_the_proxy(swarm_hub: RunningHub) -> None:
     targets = [r["target"] for key, r in routes.items() if key.endswith(f"/user/{name}/")]
     assert len(targets) == 1 and targets[0].startswith("http://127.0.0.1:"), routes
 
-    token = user_token(swarm_hub, name)
-    status = requests.get(
-        f"{swarm_hub.url}/user/{name}/api/status",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
-    )
+    status = server_status(swarm_hub, name)
     assert status.status_code == 200, status.text
     assert "kernels" in status.json()
 

@@ -6,10 +6,9 @@ import subprocess
 import time
 
 import pytest
-import requests
 
 from tests.e2e.conftest import HubFactory
-from tests.e2e.test_hub import login, user_token, wait_ready, wait_stopped
+from tests.e2e.test_hub import login, server_status, wait_ready, wait_stopped
 from tests.podman.conftest import PODMAN_HOST
 
 pytestmark = [pytest.mark.podman, pytest.mark.e2e]
@@ -34,12 +33,7 @@ def test_spawn_through_a_hub_on_podman(start_hub: HubFactory, podman_host: str) 
     listed = podman_ps("--format", "{{.Names}}", "--filter", f"name={container}")
     assert listed.split() == [container]
 
-    token = user_token(hub, name)
-    status = requests.get(
-        f"{hub.url}/user/{name}/api/status",
-        headers={"Authorization": f"token {token}"},
-        timeout=30,
-    )
+    status = server_status(hub, name)
     assert status.status_code == 200, status.text
     print(f"\nspawn on Podman, POST to ready: {elapsed:.2f}s")
 
