@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 import jupyterhub
 import pytest
 
-from aiodockerspawner.client import close_shared_clients
-from aiodockerspawner.sweep import stop_sweepers
-from aiodockerspawner.watch import stop_watchers
+from aiodockerspawner.backends.docker.client import close_shared_clients
+from aiodockerspawner.backends.docker.sweep import stop_sweepers
+from aiodockerspawner.backends.docker.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"

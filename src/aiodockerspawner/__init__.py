@@ -4,13 +4,13 @@ Importing this package does no I/O and creates no Docker client: JupyterHub
 imports every installed spawner just to list their configuration.
 """
 
-from ._version import __version__
-from .backends import ObjectBackend
-from .backends.container import ContainerBackend
-from .backends.service import ServiceBackend
-from .spawner import DockerSpawner
-from .swarm import SwarmSpawner
-from .systemuser import SystemUserMixin, SystemUserSpawner, SystemUserSwarmSpawner
+from aiodockerspawner._version import __version__
+from aiodockerspawner.backends import ObjectBackend
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.service.backend import ServiceBackend
+from aiodockerspawner.spawner import DockerSpawner
+from aiodockerspawner.swarm import SwarmSpawner
+from aiodockerspawner.systemuser import SystemUserMixin, SystemUserSpawner, SystemUserSwarmSpawner
 
 __all__ = [
     "ContainerBackend",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from traitlets import HasTraits, Unicode, default, observe
 
-from .errors import InvalidSpec
+from aiodockerspawner.errors import InvalidSpec
 
 __all__ = [
     "CERTS_DIR",

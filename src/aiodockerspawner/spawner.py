@@ -39,17 +39,41 @@ from traitlets import (
     Callable as CallableTrait,
 )
 
-from . import drift, lifetime, naming, options, progress
-from ._version import __version__
-from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
-from .backends.container import ContainerBackend
-from .client import Endpoint, resolve_endpoint, shared_client
-from .compat import ObjectAPI
-from .deadlines import StartTimedOut, run_start
-from .deprecations import DeprecatedTraits
-from .errors import DockerOperationError, InvalidSpec, ObjectExists
-from .internalssl import InternalSSL
-from .labels import (  # the label keys of every object we create, re-exported here
+from aiodockerspawner import progress
+from aiodockerspawner._version import __version__
+from aiodockerspawner.backends.base import (
+    Address,
+    AddressPolicy,
+    ObjectBackend,
+    ObjectSpec,
+    ObservedObject,
+)
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.container.body import parse_bytes
+from aiodockerspawner.backends.docker.client import Endpoint, resolve_endpoint, shared_client
+from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
+from aiodockerspawner.backends.docker.sweep import (
+    OrphanSweeper,
+    get_sweeper,
+    hub_database_url,
+    known_from_db,
+    orm_session,
+)
+from aiodockerspawner.backends.docker.watch import (
+    ContainerSource,
+    Watcher,
+    WatchSource,
+    get_watcher,
+)
+from aiodockerspawner.compat.deprecations import DeprecatedTraits
+from aiodockerspawner.compat.object_api import ObjectAPI
+from aiodockerspawner.config.traits import ShellCommand, UnicodeOrFalse
+from aiodockerspawner.core import drift, lifetime, naming, options
+from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
+from aiodockerspawner.deadlines import StartTimedOut, run_start
+from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.internalssl import InternalSSL
+from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
     LABEL_SERVER,
@@ -58,19 +82,7 @@ from .labels import (  # the label keys of every object we create, re-exported h
     LABEL_VERSION,
     derive_hub_id,
 )
-from .networking import HOST_NETWORK, free_port, port_from_env
-from .progress import SpawnProgress
-from .pulls import PullOptions, find_credentials
-from .specs import parse_bytes
-from .sweep import (
-    OrphanSweeper,
-    get_sweeper,
-    hub_database_url,
-    known_from_db,
-    orm_session,
-)
-from .traits import ShellCommand, UnicodeOrFalse
-from .watch import ContainerSource, Watcher, WatchSource, get_watcher
+from aiodockerspawner.progress import SpawnProgress
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 

@@ -1,9 +1,9 @@
 """SwarmSpawner: each single-user server as a Docker Swarm service.
 
 The core (:class:`~aiodockerspawner.spawner.DockerSpawner`) is reused as it
-is; this class swaps in :class:`~aiodockerspawner.backends.service.ServiceBackend`,
+is; this class swaps in :class:`~aiodockerspawner.backends.service.backend.ServiceBackend`,
 adds the swarm-only settings, and builds a
-:class:`~aiodockerspawner.service_specs.ServiceObjectSpec`.
+:class:`~aiodockerspawner.backends.service.body.ServiceObjectSpec`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from .backends.base import ObjectBackend, ObjectSpec, ObservedObject
-from .backends.service import TASK_PENDING_STATES, ServiceBackend
-from .client import shared_client
-from .service_specs import ServiceObjectSpec, service_name
-from .spawner import DockerSpawner
+from aiodockerspawner.backends.base import ObjectBackend, ObjectSpec, ObservedObject
+from aiodockerspawner.backends.docker.client import shared_client
+from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends.service.body import ServiceObjectSpec, service_name
+from aiodockerspawner.spawner import DockerSpawner
 
 #: seconds ``start`` gives up waiting for the task before JupyterHub's start_timeout
 START_DEADLINE_MARGIN = 2.0

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, CaselessStrEnum, HasTraits, Int, Unicode
 
-from .backends.base import ObjectSpec, VolumeBind
-from .errors import InvalidSpec
-from .spawner import DockerSpawner
-from .swarm import SwarmSpawner
+from aiodockerspawner.backends.base import ObjectSpec, VolumeBind
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.spawner import DockerSpawner
+from aiodockerspawner.swarm import SwarmSpawner
 
 #: seconds a ``getent passwd`` lookup may take
 LOOKUP_TIMEOUT = 10.0

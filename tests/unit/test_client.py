@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import pathlib
+import os
 import subprocess
 import sys
 
 import pytest
 
-from aiodockerspawner import client as client_mod
-from aiodockerspawner.client import resolve_endpoint, shared_client
+from aiodockerspawner.backends.docker import client as client_mod
+from aiodockerspawner.backends.docker.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import InvalidSpec
 from tests.helpers import wait_for
 
@@ -99,14 +100,19 @@ async def test_one_client_per_loop_and_endpoint_closed_on_cancel() -> None:
 
 def test_import_creates_no_client() -> None:
     code = (
-        "import aiodockerspawner, aiodockerspawner.client as c;"
+        "import aiodockerspawner, aiodockerspawner.backends.docker.client as c;"
         "assert not c._clients; print(aiodockerspawner.DockerSpawner.__name__)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
-        env={"DOCKER_HOST": "unix:///nonexistent.sock", "PATH": "/usr/bin:/bin"},
+        env={
+            "DOCKER_HOST": "unix:///nonexistent.sock",
+            "PATH": "/usr/bin:/bin",
+            # a checkout run without installing it (PYTHONPATH=src) imports itself
+            **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"},
+        },
         check=True,
     )
     assert out.stdout.strip() == "DockerSpawner"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from aiodockerspawner import drift
 from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject
+from aiodockerspawner.core import drift
 from aiodockerspawner.labels import LABEL_SPEC
 
 

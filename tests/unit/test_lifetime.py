@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiodockerspawner.lifetime import per_server_sources
+from aiodockerspawner.core.lifetime import per_server_sources
 
 
 def test_per_server_sources() -> None:

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiodockerspawner import SwarmSpawner
-from aiodockerspawner.naming import DOCKER_NAME, VOLUME_NAME_MAX
-from aiodockerspawner.service_specs import is_service_name
+from aiodockerspawner.backends.service.body import is_service_name
+from aiodockerspawner.core.naming import DOCKER_NAME, VOLUME_NAME_MAX
 from tests.helpers import make_spawner
 
 TRICKY = st.sampled_from(

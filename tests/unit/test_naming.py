@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.naming: escaping, names, templates, volumes."""
+"""Unit tests for aiodockerspawner.core.naming: escaping, names, templates, volumes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodockerspawner import naming, volumenamingstrategy
+from aiodockerspawner import volumenamingstrategy
 from aiodockerspawner.backends.base import VolumeBind
-from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.naming import (
+from aiodockerspawner.core import naming
+from aiodockerspawner.core.naming import (
     binds_as_dockerspawner_dict,
     default_format_volume_name,
     default_name_template,
@@ -30,6 +30,7 @@ from aiodockerspawner.naming import (
     template_namespace,
     volumes_to_binds,
 )
+from aiodockerspawner.errors import InvalidSpec
 
 # Docker's container name rule (the optional leading "/" is the API's, not the user's).
 CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

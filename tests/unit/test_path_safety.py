@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tornado.web import HTTPError
 
-from aiodockerspawner.naming import path_steered
+from aiodockerspawner.core.naming import path_steered
 from tests.helpers import make_spawner
 
 

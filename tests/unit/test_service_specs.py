@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.service_specs: the swarm service body, pure."""
+"""Unit tests for aiodockerspawner.backends.service.body: the swarm service body, pure."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodockerspawner.backends.base import VolumeBind
-from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.naming import escape_dns, escape_legacy
-from aiodockerspawner.service_specs import (
+from aiodockerspawner.backends.service.body import (
     CONTAINER_SPEC_KEYS,
     CREATE_SERVICE_KEYS,
     ENDPOINT_SPEC_KEYS,
@@ -35,6 +33,8 @@ from aiodockerspawner.service_specs import (
     translate_resources,
     translate_task_template,
 )
+from aiodockerspawner.core.naming import escape_dns, escape_legacy
+from aiodockerspawner.errors import InvalidSpec
 
 GiB = 1024**3
 MiB = 1024**2

@@ -1,6 +1,6 @@
 """Backends: how the spawner core's neutral spec reaches Docker."""
 
-from .base import (
+from aiodockerspawner.backends.base import (
     Address,
     AddressPolicy,
     ExecResult,

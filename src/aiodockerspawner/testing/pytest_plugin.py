@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ..client import close_shared_clients
-from ..spawner import DockerSpawner
-from .engine import FakeEngine
-from .spawners import make_spawner
+from aiodockerspawner.backends.docker.client import close_shared_clients
+from aiodockerspawner.spawner import DockerSpawner
+from aiodockerspawner.testing.engine import FakeEngine
+from aiodockerspawner.testing.spawners import make_spawner
 
 #: the image the fake engine has present by default
 DEFAULT_IMAGE = "example/singleuser:latest"

@@ -19,9 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import ObjectSpec, VolumeBind
-from .errors import InvalidSpec
-from .specs import (
+from aiodockerspawner.backends.base import ObjectSpec, VolumeBind
+from aiodockerspawner.backends.container.body import (
     _bool,
     _bytes,
     _command,
@@ -45,6 +44,7 @@ from .specs import (
     deep_merge,
     translate_mount,
 )
+from aiodockerspawner.errors import InvalidSpec
 
 __all__ = [
     "CONTAINER_SPEC_KEYS",

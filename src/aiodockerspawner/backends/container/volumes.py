@@ -19,9 +19,15 @@ from typing import Any
 
 import aiodocker
 
-from .backends.base import ObjectSpec
-from .client import docker_errors
-from .labels import LABEL_HUB, LABEL_MANAGED_BY, LABEL_SERVER, LABEL_USER, LABEL_VERSION
+from aiodockerspawner.backends.base import ObjectSpec
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.labels import (
+    LABEL_HUB,
+    LABEL_MANAGED_BY,
+    LABEL_SERVER,
+    LABEL_USER,
+    LABEL_VERSION,
+)
 
 _VOLUME_LABELS = (LABEL_MANAGED_BY, LABEL_HUB, LABEL_USER, LABEL_SERVER, LABEL_VERSION)
 

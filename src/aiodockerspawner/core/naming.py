@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import escapism
 
-from .backends.base import VolumeBind
-from .errors import InvalidSpec
+from aiodockerspawner.backends.base import VolumeBind
+from aiodockerspawner.errors import InvalidSpec
 
 __all__ = [
     "EscapeFunc",

@@ -28,8 +28,8 @@ import aiodocker
 import aiohttp
 from aiodocker.exceptions import DockerError
 
-from . import progress
-from .errors import DockerOperationError, DockerUnavailable, InvalidSpec
+from aiodockerspawner import progress
+from aiodockerspawner.errors import DockerOperationError, DockerUnavailable, InvalidSpec
 
 log = logging.getLogger(__name__)
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import aiodocker
 
-from .client import docker_errors
-from .errors import DockerOperationError
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.errors import DockerOperationError
 
 SERVER_FIELDS = ("{servername}", "{raw_servername}")
 

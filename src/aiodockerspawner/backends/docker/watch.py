@@ -51,10 +51,15 @@ from typing import Any, Protocol
 import aiodocker
 import aiohttp
 
-from .backends.base import ObjectStatus, ObservedObject
-from .client import Endpoint, docker_errors, shared_client, stream_client
-from .errors import DockerOperationError
-from .labels import LABEL_HUB, hub_filter
+from aiodockerspawner.backends.base import ObjectStatus, ObservedObject
+from aiodockerspawner.backends.docker.client import (
+    Endpoint,
+    docker_errors,
+    shared_client,
+    stream_client,
+)
+from aiodockerspawner.errors import DockerOperationError
+from aiodockerspawner.labels import LABEL_HUB, hub_filter
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +219,7 @@ class ContainerSource:
         return container_event(event, current)
 
     async def fetch(self, docker: aiodocker.Docker, name_or_id: str) -> ObservedObject | None:
-        from .backends.container import observed_from_inspect
+        from aiodockerspawner.backends.container.backend import observed_from_inspect
 
         try:
             async with docker_errors("inspect container", name_or_id):

@@ -7,9 +7,9 @@ from typing import Any
 
 import aiodocker
 
-from .client import docker_errors
-from .errors import DockerOperationError
-from .pulls import PullOptions, pull
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.pulls import PullOptions, pull
+from aiodockerspawner.errors import DockerOperationError
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,6 @@ async def pull_image(
 
     A failure the registry reports in the stream (missing image, denied) is
     raised as :class:`~aiodockerspawner.errors.ImageNotAvailable` carrying
-    the registry's message; see :mod:`aiodockerspawner.pulls`.
+    the registry's message; see :mod:`aiodockerspawner.backends.docker.pulls`.
     """
     await pull(docker, image, options)

@@ -26,9 +26,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import ObjectSpec, ObservedObject
-from .labels import LABEL_SPEC, LABEL_START, LABEL_VERSION
-from .pulls import DOCKER_HUB, split_image
+from aiodockerspawner.backends.base import ObjectSpec, ObservedObject
+from aiodockerspawner.backends.docker.pulls import DOCKER_HUB, split_image
+from aiodockerspawner.labels import LABEL_SPEC, LABEL_START, LABEL_VERSION
 
 KEEP = "keep"
 RECREATE = "recreate"

@@ -34,9 +34,9 @@ from typing import Any
 import aiodocker
 import aiohttp
 
-from . import progress
-from .client import docker_errors
-from .errors import ImageNotAvailable
+from aiodockerspawner import progress
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.errors import ImageNotAvailable
 
 log = logging.getLogger(__name__)
 

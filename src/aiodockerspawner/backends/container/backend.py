@@ -15,13 +15,7 @@ from typing import Any
 
 import aiodocker
 
-from ..client import docker_errors
-from ..errors import DockerOperationError, ImageNotAvailable, ObjectExists
-from ..images import inspect_image, pull_image
-from ..pulls import PullOptions
-from ..specs import container_create_body
-from ..volumes import ensure_volumes
-from .base import (
+from aiodockerspawner.backends.base import (
     Address,
     AddressPolicy,
     ExecResult,
@@ -30,6 +24,12 @@ from .base import (
     ObservedObject,
     PullPolicy,
 )
+from aiodockerspawner.backends.container.body import container_create_body
+from aiodockerspawner.backends.container.images import inspect_image, pull_image
+from aiodockerspawner.backends.container.volumes import ensure_volumes
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.pulls import PullOptions
+from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
 
 log = logging.getLogger(__name__)
 

@@ -34,12 +34,8 @@ from typing import Any
 
 import aiodocker
 
-from .. import progress
-from ..client import docker_errors
-from ..errors import DockerOperationError, ImageNotAvailable, ObjectExists
-from ..images import inspect_image
-from ..service_specs import ServiceObjectSpec, service_create_body
-from .base import (
+from aiodockerspawner import progress
+from aiodockerspawner.backends.base import (
     Address,
     AddressPolicy,
     ExecResult,
@@ -48,7 +44,11 @@ from .base import (
     ObservedObject,
     PullPolicy,
 )
-from .container import ContainerBackend, internal_address
+from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
+from aiodockerspawner.backends.container.images import inspect_image
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.service.body import ServiceObjectSpec, service_create_body
+from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
 
 log = logging.getLogger(__name__)
 

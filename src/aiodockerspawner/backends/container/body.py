@@ -21,9 +21,9 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .backends.base import ObjectSpec
-from .errors import InvalidSpec
-from .naming import binds_as_dockerspawner_dict
+from aiodockerspawner.backends.base import ObjectSpec
+from aiodockerspawner.core.naming import binds_as_dockerspawner_dict
+from aiodockerspawner.errors import InvalidSpec
 
 __all__ = [
     "DEFAULT_CPU_PERIOD",
