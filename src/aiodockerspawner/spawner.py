@@ -41,15 +41,8 @@ from traitlets import (
 
 from aiodockerspawner import progress
 from aiodockerspawner._version import __version__
-from aiodockerspawner.backends.base import (
-    Address,
-    AddressPolicy,
-    ObjectBackend,
-    ObjectSpec,
-    ObservedObject,
-)
+from aiodockerspawner.backends.base import ObjectBackend
 from aiodockerspawner.backends.container.backend import ContainerBackend
-from aiodockerspawner.backends.container.body import parse_bytes
 from aiodockerspawner.backends.docker.client import Endpoint, resolve_endpoint, shared_client
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.sweep import (
@@ -82,7 +75,9 @@ from aiodockerspawner.labels import (
     LABEL_VERSION,
     derive_hub_id,
 )
+from aiodockerspawner.model import Address, AddressPolicy, ObjectSpec, ObservedObject
 from aiodockerspawner.progress import SpawnProgress
+from aiodockerspawner.units import parse_bytes
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 

@@ -3,7 +3,7 @@
 The core (:class:`~aiodockerspawner.spawner.DockerSpawner`) is reused as it
 is; this class swaps in :class:`~aiodockerspawner.backends.service.backend.ServiceBackend`,
 adds the swarm-only settings, and builds a
-:class:`~aiodockerspawner.backends.service.body.ServiceObjectSpec`.
+:class:`~aiodockerspawner.model.ServiceObjectSpec`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from aiodockerspawner.backends.base import ObjectBackend, ObjectSpec, ObservedObject
+from aiodockerspawner.backends.base import ObjectBackend
 from aiodockerspawner.backends.docker.client import shared_client
 from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
-from aiodockerspawner.backends.service.body import ServiceObjectSpec, service_name
+from aiodockerspawner.core.naming import service_name
+from aiodockerspawner.model import ObjectSpec, ObservedObject, ServiceObjectSpec
 from aiodockerspawner.spawner import DockerSpawner
 
 #: seconds ``start`` gives up waiting for the task before JupyterHub's start_timeout

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, CaselessStrEnum, HasTraits, Int, Unicode
 
-from aiodockerspawner.backends.base import ObjectSpec, VolumeBind
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ObjectSpec, VolumeBind
 from aiodockerspawner.spawner import DockerSpawner
 from aiodockerspawner.swarm import SwarmSpawner
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from aiodockerspawner import DockerSpawner
-from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject
+from aiodockerspawner.model import ObjectSpec, ObjectStatus, ObservedObject
 from tests.helpers import make_spawner
 
 

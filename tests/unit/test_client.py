@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import pathlib
 import os
+import pathlib
 import subprocess
 import sys
 

@@ -13,7 +13,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiodockerspawner import volumenamingstrategy
-from aiodockerspawner.backends.base import VolumeBind
 from aiodockerspawner.core import naming
 from aiodockerspawner.core.naming import (
     binds_as_dockerspawner_dict,
@@ -31,6 +30,7 @@ from aiodockerspawner.core.naming import (
     volumes_to_binds,
 )
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import VolumeBind
 
 # Docker's container name rule (the optional leading "/" is the API's, not the user's).
 CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

@@ -15,8 +15,8 @@ from aiodockerspawner.backends.docker.pulls import (
     find_credentials,
     pull_params,
     registry_auth_header,
-    split_image,
 )
+from aiodockerspawner.imagerefs import split_image
 from aiodockerspawner.progress import SpawnProgress, phase_percent
 
 

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodockerspawner.backends.base import VolumeBind
 from aiodockerspawner.backends.service.body import (
     CONTAINER_SPEC_KEYS,
     CREATE_SERVICE_KEYS,
@@ -17,14 +16,11 @@ from aiodockerspawner.backends.service.body import (
     PLACEMENT_KEYS,
     RESOURCES_KEYS,
     TASK_TEMPLATE_KEYS,
-    ServiceObjectSpec,
     container_spec,
     endpoint_spec,
-    is_service_name,
     resources_spec,
     service_create_body,
     service_mounts,
-    service_name,
     task_template,
     translate_container_spec,
     translate_create_service_kwargs,
@@ -33,8 +29,9 @@ from aiodockerspawner.backends.service.body import (
     translate_resources,
     translate_task_template,
 )
-from aiodockerspawner.core.naming import escape_dns, escape_legacy
+from aiodockerspawner.core.naming import escape_dns, escape_legacy, is_service_name, service_name
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ServiceObjectSpec, VolumeBind
 
 GiB = 1024**3
 MiB = 1024**2

@@ -20,12 +20,10 @@ from aiodockerspawner.backends.service.backend import (
     task_ip,
     task_status,
 )
-from aiodockerspawner.backends.service.body import (
-    ServiceObjectSpec,
-    is_service_name,
-    service_create_body,
-)
+from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.core.naming import is_service_name
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ServiceObjectSpec
 from tests.conftest import TEST_PREFIX
 from tests.helpers import make_spawner
 

@@ -8,7 +8,6 @@ from jupyterhub import orm
 from traitlets.config import Config
 
 from aiodockerspawner import testing
-from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject, VolumeBind
 from aiodockerspawner.backends.container.volumes import named_volumes, volume_labels
 from aiodockerspawner.backends.docker.sweep import (
     KnownServers,
@@ -24,6 +23,7 @@ from aiodockerspawner.labels import (
     LABEL_USER,
     derive_hub_id,
 )
+from aiodockerspawner.model import ObjectSpec, ObjectStatus, ObservedObject, VolumeBind
 
 
 def obj(name: str, hub: str, user: str | None, server: str = "") -> ObservedObject:

@@ -10,8 +10,9 @@ import pytest
 
 from aiodockerspawner import SystemUserSpawner, SystemUserSwarmSpawner
 from aiodockerspawner.backends.container.body import container_create_body
-from aiodockerspawner.backends.service.body import ServiceObjectSpec, service_create_body
+from aiodockerspawner.backends.service.body import service_create_body
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ServiceObjectSpec
 from aiodockerspawner.systemuser import Account, forget_accounts, lookup_account, parse_passwd_line
 from tests.helpers import make_spawner
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 
-from aiodockerspawner.backends.base import ObjectStatus, ObservedObject
 from aiodockerspawner.backends.docker.watch import (
     IGNORED,
     REMOVED,
@@ -14,6 +13,7 @@ from aiodockerspawner.backends.docker.watch import (
     container_from_summary,
 )
 from aiodockerspawner.labels import LABEL_HUB, derive_hub_id, normalize_db_url, owned_by
+from aiodockerspawner.model import ObjectStatus, ObservedObject
 
 
 def event(action: str, object_id: str = "abc123", **attrs: str) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """Backends: how the spawner core's neutral spec reaches Docker."""
 
-from aiodockerspawner.backends.base import (
+from aiodockerspawner.backends.base import ObjectBackend
+from aiodockerspawner.model import (
     Address,
     AddressPolicy,
     ExecResult,
-    ObjectBackend,
     ObjectSpec,
     ObjectStatus,
     ObservedObject,

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
 
-from aiodockerspawner.backends.base import ObservedObject, VolumeBind
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.core import naming, options
 from aiodockerspawner.errors import DockerOperationError
+from aiodockerspawner.model import ObservedObject, VolumeBind
 
 __all__ = ["ObjectAPI"]
 

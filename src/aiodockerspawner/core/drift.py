@@ -26,9 +26,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aiodockerspawner.backends.base import ObjectSpec, ObservedObject
-from aiodockerspawner.backends.docker.pulls import DOCKER_HUB, split_image
+from aiodockerspawner.imagerefs import normalize_image
 from aiodockerspawner.labels import LABEL_SPEC, LABEL_START, LABEL_VERSION
+from aiodockerspawner.model import ObjectSpec, ObservedObject
 
 KEEP = "keep"
 RECREATE = "recreate"
@@ -71,19 +71,6 @@ class Drift:
         if self.settings:
             parts.append("other settings (command, environment, mounts, limits...) changed")
         return "; ".join(parts)
-
-
-def normalize_image(image: str) -> str:
-    """One spelling per image reference: Podman reports ``docker.io/library/x:latest``
-    or ``localhost/x:latest`` for what was configured as ``x``."""
-    registry, repository, tag = split_image(image)
-    if registry in (DOCKER_HUB, "localhost", "index.docker.io"):
-        registry = ""
-        repository = repository.removeprefix("library/")
-    if not tag:
-        tag = "latest"
-    separator = "" if tag.startswith("@") else ":"
-    return f"{registry + '/' if registry else ''}{repository}{separator}{tag}"
 
 
 def drift(existing: ObservedObject, spec: ObjectSpec) -> Drift:

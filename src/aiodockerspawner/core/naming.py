@@ -15,8 +15,8 @@ from typing import Any, Protocol
 
 import escapism
 
-from aiodockerspawner.backends.base import VolumeBind
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import VolumeBind
 
 __all__ = [
     "EscapeFunc",
@@ -310,3 +310,36 @@ def fit_volume_name(name: str) -> str:
     if not head[:1].isalnum():
         head = "v" + head
     return f"{head[: VOLUME_NAME_MAX - len(digest) - 1]}-{digest}"
+
+
+# -- service names ------------------------------------------------------------
+
+#: longest service name: a DNS label
+SERVICE_NAME_MAX = 63
+_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_NOT_LABEL_CHARS = re.compile(r"[^a-z0-9]+")
+_HASH_LEN = 10
+
+
+def is_service_name(name: str) -> bool:
+    """Whether ``name`` is a lower-case DNS label (``[a-z0-9-]``, at most 63, no edge ``-``)."""
+    return bool(_DNS_LABEL.match(name))
+
+
+def service_name(name: str) -> str:
+    """A valid, stable service name for the rendered ``name_template``.
+
+    A name that already is a DNS label is returned unchanged, so the default
+    names (``{prefix}-{username}[--{servername}]`` with the default escaping)
+    are the ones dockerspawner gives. Any other name (too long, upper case,
+    dots, underscores from ``escape = "legacy"``...) is lower-cased, every run
+    of other characters becomes ``-``, it is shortened, and a hash of the
+    *original* name is appended: different names stay different, and the same
+    name always gives the same result.
+    """
+    if is_service_name(name):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
+    base = _NOT_LABEL_CHARS.sub("-", name.lower()).strip("-")
+    base = base[: SERVICE_NAME_MAX - _HASH_LEN - 1].rstrip("-")
+    return f"{base}-{digest}" if base else digest

@@ -15,7 +15,13 @@ from typing import Any
 
 import aiodocker
 
-from aiodockerspawner.backends.base import (
+from aiodockerspawner.backends.container.body import container_create_body
+from aiodockerspawner.backends.container.images import inspect_image, pull_image
+from aiodockerspawner.backends.container.volumes import ensure_volumes
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.pulls import PullOptions
+from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.model import (
     Address,
     AddressPolicy,
     ExecResult,
@@ -24,12 +30,6 @@ from aiodockerspawner.backends.base import (
     ObservedObject,
     PullPolicy,
 )
-from aiodockerspawner.backends.container.body import container_create_body
-from aiodockerspawner.backends.container.images import inspect_image, pull_image
-from aiodockerspawner.backends.container.volumes import ensure_volumes
-from aiodockerspawner.backends.docker.client import docker_errors
-from aiodockerspawner.backends.docker.pulls import PullOptions
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
 
 log = logging.getLogger(__name__)
 

@@ -14,23 +14,19 @@ from __future__ import annotations
 
 import copy
 import difflib
-import math
-import re
 import shlex
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from aiodockerspawner.backends.base import ObjectSpec
 from aiodockerspawner.core.naming import binds_as_dockerspawner_dict
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ObjectSpec
+from aiodockerspawner.units import parse_bytes
 
 __all__ = [
     "DEFAULT_CPU_PERIOD",
     "container_create_body",
     "deep_merge",
-    "image_reference",
-    "parse_bytes",
     "translate_create_kwargs",
     "translate_host_config",
     "translate_mount",
@@ -112,44 +108,6 @@ def _translate(
             raise _unknown_key(trait, key, table, what)
     translated.update(engine)
     return translated
-
-
-_BYTES_RE = re.compile(
-    r"^\s*(?P<num>[+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[kmgtp]?)(?:i?b)?\s*$",
-    re.IGNORECASE,
-)
-_BYTE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
-
-
-def parse_bytes(value: object, *, key: str) -> int:
-    """A byte size as an int: ``512m``, ``1G``, ``1.5g``, ``100k``, ``1024b``, ``2GiB``...
-
-    Units ``b``/``k``/``m``/``g`` (docker-py) and ``t``/``p`` are powers of 1024 and
-    case-insensitive; a trailing ``b``/``iB`` is allowed (``1gb``). A bare number
-    is bytes. Ints pass through (``-1``, e.g. unlimited swap, included); floats
-    are truncated. Anything else raises :class:`InvalidSpec` naming ``key``.
-    """
-    if isinstance(value, bool):
-        raise InvalidSpec(f"{key}: expected a byte size, got {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidSpec(f"{key}: expected a byte size, got {value!r}")
-        return int(value)
-    if isinstance(value, str):
-        match = _BYTES_RE.match(value)
-        if match:
-            try:
-                number = Decimal(match["num"])
-            except InvalidOperation:  # pragma: no cover - the regex admits only numbers
-                pass
-            else:
-                return int(number * _BYTE_UNITS[match["unit"].lower()])
-    raise InvalidSpec(
-        f"{key}: invalid byte size {value!r}; use an int or a number with a unit "
-        f"b, k, m, g or t (powers of 1024), e.g. '512m' or '2G'"
-    )
 
 
 def _copy(value: Any, where: str) -> Any:
@@ -943,23 +901,3 @@ def container_create_body(
     body["Env"] = _env_list(env)
     body["HostConfig"] = deep_merge(host, extra_host)
     return body
-
-
-def image_reference(image: str) -> tuple[str, str]:
-    """Split an image reference into (repository, tag or digest) for a pull.
-
-    ``"jupyter/base-notebook:2024"`` → ``("jupyter/base-notebook", "2024")``;
-    ``"registry:5000/foo"`` → ``("registry:5000/foo", "latest")`` (a colon
-    before the last ``/`` is a registry port, as in dockerspawner);
-    ``"foo@sha256:abc"`` → ``("foo", "sha256:abc")`` (a digest pins the image and
-    a tag in front of it is dropped, like the docker CLI does).
-    """
-    if "@" in image:
-        repo, digest = image.split("@", 1)
-        if ":" in repo.rsplit("/", 1)[-1]:
-            repo = repo.rsplit(":", 1)[0]
-        return repo, digest
-    if ":" in image.rsplit("/", 1)[-1]:
-        repo, tag = image.rsplit(":", 1)
-        return repo, tag
-    return image, "latest"

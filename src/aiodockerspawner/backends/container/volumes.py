@@ -19,7 +19,6 @@ from typing import Any
 
 import aiodocker
 
-from aiodockerspawner.backends.base import ObjectSpec
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.labels import (
     LABEL_HUB,
@@ -28,6 +27,7 @@ from aiodockerspawner.labels import (
     LABEL_USER,
     LABEL_VERSION,
 )
+from aiodockerspawner.model import ObjectSpec
 
 _VOLUME_LABELS = (LABEL_MANAGED_BY, LABEL_HUB, LABEL_USER, LABEL_SERVER, LABEL_VERSION)
 

@@ -37,12 +37,9 @@ import aiohttp
 from aiodockerspawner import progress
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.errors import ImageNotAvailable
+from aiodockerspawner.imagerefs import DOCKER_HUB, DOCKER_HUB_AUTH_SERVER, split_image
 
 log = logging.getLogger(__name__)
-
-DOCKER_HUB = "docker.io"
-#: the server address Docker expects in credentials for Docker Hub
-DOCKER_HUB_AUTH_SERVER = "https://index.docker.io/v1/"
 
 Credentials = Mapping[str, str]
 CredentialsLookup = Callable[[str], Awaitable[Credentials | None]]
@@ -61,27 +58,6 @@ class PullOptions:
 
 
 # -- pure helpers ---------------------------------------------------------------
-
-
-def split_image(image: str) -> tuple[str, str, str]:
-    """``(registry, repository, tag-or-digest)`` of an image reference.
-
-    The registry is the first path component when it looks like a host
-    (contains ``.`` or ``:``, or is ``localhost``), else Docker Hub.
-    """
-    first, slash, rest = image.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        registry, remainder = first, rest
-    else:
-        registry, remainder = DOCKER_HUB, image
-    if "@" in remainder:
-        repository, _, digest = remainder.partition("@")
-        return registry, repository, "@" + digest
-    last = remainder.rsplit("/", 1)[-1]
-    if ":" in last:
-        repository, _, tag = remainder.rpartition(":")
-        return registry, repository, tag
-    return registry, remainder, ""
 
 
 def pull_params(image: str) -> dict[str, str]:

@@ -29,11 +29,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiodockerspawner.backends.base import ObservedObject
 from aiodockerspawner.backends.docker.client import Endpoint, docker_errors, shared_client
 from aiodockerspawner.backends.docker.watch import ContainerSource
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_SERVER, LABEL_USER, hub_filter, owned_by
+from aiodockerspawner.model import ObservedObject
 
 log = logging.getLogger(__name__)
 

@@ -51,7 +51,6 @@ from typing import Any, Protocol
 import aiodocker
 import aiohttp
 
-from aiodockerspawner.backends.base import ObjectStatus, ObservedObject
 from aiodockerspawner.backends.docker.client import (
     Endpoint,
     docker_errors,
@@ -60,6 +59,7 @@ from aiodockerspawner.backends.docker.client import (
 )
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_HUB, hub_filter
+from aiodockerspawner.model import ObjectStatus, ObservedObject
 
 log = logging.getLogger(__name__)
 

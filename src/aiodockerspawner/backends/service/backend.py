@@ -35,7 +35,12 @@ from typing import Any
 import aiodocker
 
 from aiodockerspawner import progress
-from aiodockerspawner.backends.base import (
+from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
+from aiodockerspawner.backends.container.images import inspect_image
+from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.model import (
     Address,
     AddressPolicy,
     ExecResult,
@@ -43,12 +48,8 @@ from aiodockerspawner.backends.base import (
     ObjectStatus,
     ObservedObject,
     PullPolicy,
+    ServiceObjectSpec,
 )
-from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
-from aiodockerspawner.backends.container.images import inspect_image
-from aiodockerspawner.backends.docker.client import docker_errors
-from aiodockerspawner.backends.service.body import ServiceObjectSpec, service_create_body
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,9 @@ Everything here is pure: no I/O and no Docker client.
 from __future__ import annotations
 
 import copy
-import hashlib
-import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from aiodockerspawner.backends.base import ObjectSpec, VolumeBind
 from aiodockerspawner.backends.container.body import (
     _bool,
     _bytes,
@@ -45,6 +41,7 @@ from aiodockerspawner.backends.container.body import (
     translate_mount,
 )
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ServiceObjectSpec, VolumeBind
 
 __all__ = [
     "CONTAINER_SPEC_KEYS",
@@ -52,17 +49,13 @@ __all__ = [
     "ENDPOINT_SPEC_KEYS",
     "PLACEMENT_KEYS",
     "RESOURCES_KEYS",
-    "SERVICE_NAME_MAX",
     "TASK_TEMPLATE_KEYS",
-    "ServiceObjectSpec",
     "container_spec",
     "endpoint_spec",
-    "is_service_name",
     "placement_spec",
     "resources_spec",
     "service_create_body",
     "service_mounts",
-    "service_name",
     "task_template",
     "translate_container_spec",
     "translate_create_service_kwargs",
@@ -83,63 +76,6 @@ CREATE_TRAIT = "SwarmSpawner.extra_create_kwargs"
 
 #: publish modes of a service port
 PUBLISH_MODES = ("ingress", "host")
-
-
-@dataclass
-class ServiceObjectSpec(ObjectSpec):
-    """An :class:`ObjectSpec` plus what only a swarm service has.
-
-    The ``extra_*`` dicts are evaluated and templated but may still use
-    docker-py's snake_case keywords; :func:`service_create_body` translates
-    them. ``extra_create`` (inherited) holds ``create_service`` keywords here.
-    """
-
-    extra_container_spec: dict[str, Any] = field(default_factory=dict)
-    extra_resources_spec: dict[str, Any] = field(default_factory=dict)
-    extra_placement_spec: dict[str, Any] = field(default_factory=dict)
-    extra_task_spec: dict[str, Any] = field(default_factory=dict)
-    extra_endpoint_spec: dict[str, Any] = field(default_factory=dict)
-    #: volume driver of named-volume mounts (``type=volume``); empty: the default driver
-    volume_driver: str = ""
-    volume_driver_options: dict[str, str] = field(default_factory=dict)
-    #: seconds swarm waits between SIGTERM and SIGKILL when it stops the task
-    stop_grace_period: float | None = None
-    #: ``ingress`` (the routing mesh) or ``host`` (the port of the node running the task)
-    publish_mode: str = "ingress"
-
-
-# ---------------------------------------------------------------------------
-# service names
-
-#: longest service name: a DNS label
-SERVICE_NAME_MAX = 63
-_DNS_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_NOT_LABEL_CHARS = re.compile(r"[^a-z0-9]+")
-_HASH_LEN = 10
-
-
-def is_service_name(name: str) -> bool:
-    """Whether ``name`` is a lower-case DNS label (``[a-z0-9-]``, at most 63, no edge ``-``)."""
-    return bool(_DNS_LABEL.match(name))
-
-
-def service_name(name: str) -> str:
-    """A valid, stable service name for the rendered ``name_template``.
-
-    A name that already is a DNS label is returned unchanged, so the default
-    names (``{prefix}-{username}[--{servername}]`` with the default escaping)
-    are the ones dockerspawner gives. Any other name (too long, upper case,
-    dots, underscores from ``escape = "legacy"``...) is lower-cased, every run
-    of other characters becomes ``-``, it is shortened, and a hash of the
-    *original* name is appended: different names stay different, and the same
-    name always gives the same result.
-    """
-    if is_service_name(name):
-        return name
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_LEN]
-    base = _NOT_LABEL_CHARS.sub("-", name.lower()).strip("-")
-    base = base[: SERVICE_NAME_MAX - _HASH_LEN - 1].rstrip("-")
-    return f"{base}-{digest}" if base else digest
 
 
 # ---------------------------------------------------------------------------
