@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 import jupyterhub
 import pytest
 
+from aiodockerspawner.backends.container.sweep import stop_sweepers
 from aiodockerspawner.backends.docker.client import close_shared_clients
-from aiodockerspawner.backends.docker.sweep import stop_sweepers
 from aiodockerspawner.backends.docker.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"

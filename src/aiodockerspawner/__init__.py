@@ -5,9 +5,7 @@ imports every installed spawner just to list their configuration.
 """
 
 from aiodockerspawner._version import __version__
-from aiodockerspawner.backends import ObjectBackend
-from aiodockerspawner.backends.container.backend import ContainerBackend
-from aiodockerspawner.backends.service.backend import ServiceBackend
+from aiodockerspawner.backends import ContainerBackend, ObjectBackend, ServiceBackend
 from aiodockerspawner.spawner import DockerSpawner
 from aiodockerspawner.swarm import SwarmSpawner
 from aiodockerspawner.systemuser import SystemUserMixin, SystemUserSpawner, SystemUserSwarmSpawner

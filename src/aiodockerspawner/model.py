@@ -8,7 +8,7 @@ and nothing here imports another module of the package.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -163,3 +163,28 @@ class ServiceObjectSpec(ObjectSpec):
     stop_grace_period: float | None = None
     #: ``ingress`` (the routing mesh) or ``host`` (the port of the node running the task)
     publish_mode: str = "ingress"
+
+
+def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[str, str]]:
+    """dockerspawner's ``volume_binds`` shape: ``{host: {"bind", "mode"[, "propagation"]}}``.
+
+    Later entries win for a repeated host key, as in dockerspawner.
+    """
+    result: dict[str, dict[str, str]] = {}
+    for b in binds:
+        entry = {"bind": b.target, "mode": b.mode}
+        if b.propagation:
+            entry["propagation"] = b.propagation
+        result[b.source] = entry
+    return result
+
+
+@dataclass(frozen=True)
+class KnownServers:
+    """What the Hub's database knows about."""
+
+    users: frozenset[str] = frozenset()
+    #: (user name, server name) of every spawner row
+    servers: frozenset[tuple[str, str]] = frozenset()
+    #: object ids and names found in spawners' states
+    objects: frozenset[str] = frozenset()

@@ -15,7 +15,6 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, ClassVar
 
-import aiodocker
 from jupyterhub.spawner import Spawner
 from jupyterhub.traitlets import ByteSpecification
 from tornado import web
@@ -41,22 +40,21 @@ from traitlets import (
 
 from aiodockerspawner import progress
 from aiodockerspawner._version import __version__
-from aiodockerspawner.backends.base import ObjectBackend
-from aiodockerspawner.backends.container.backend import ContainerBackend
-from aiodockerspawner.backends.docker.client import Endpoint, resolve_endpoint, shared_client
-from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
-from aiodockerspawner.backends.docker.sweep import (
-    OrphanSweeper,
-    get_sweeper,
-    hub_database_url,
-    known_from_db,
-    orm_session,
-)
-from aiodockerspawner.backends.docker.watch import (
+from aiodockerspawner.backends import (
     ContainerSource,
+    DockerClient,
+    Endpoint,
+    ObjectBackend,
+    OrphanSweeper,
+    PullOptions,
     Watcher,
     WatchSource,
+    container_backend,
+    find_credentials,
+    get_sweeper,
     get_watcher,
+    resolve_endpoint,
+    shared_client,
 )
 from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
@@ -65,6 +63,7 @@ from aiodockerspawner.core import drift, lifetime, naming, options
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.hubdb import hub_database_url, known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
 from aiodockerspawner.labels import (
     LABEL_HUB,
@@ -894,16 +893,13 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         )
 
     @property
-    def client(self) -> aiodocker.Docker:
+    def client(self) -> DockerClient:
         """The Hub-wide aiodocker client for this spawner's endpoint."""
         return shared_client(self.endpoint)
 
     @property
     def backend(self) -> ObjectBackend:
-        endpoint = self.endpoint
-        return ContainerBackend(
-            shared_client(endpoint), docker_host=endpoint.host, pulls=self.pull_options()
-        )
+        return container_backend(self.endpoint, self.pull_options())
 
     # -- state ----------------------------------------------------------------
 

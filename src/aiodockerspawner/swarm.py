@@ -1,7 +1,7 @@
 """SwarmSpawner: each single-user server as a Docker Swarm service.
 
 The core (:class:`~aiodockerspawner.spawner.DockerSpawner`) is reused as it
-is; this class swaps in :class:`~aiodockerspawner.backends.service.backend.ServiceBackend`,
+is; this class swaps in :class:`~aiodockerspawner.backends.ServiceBackend`,
 adds the swarm-only settings, and builds a
 :class:`~aiodockerspawner.model.ServiceObjectSpec`.
 """
@@ -25,9 +25,7 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from aiodockerspawner.backends.base import ObjectBackend
-from aiodockerspawner.backends.docker.client import shared_client
-from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends import TASK_PENDING_STATES, ObjectBackend, service_backend
 from aiodockerspawner.core.naming import service_name
 from aiodockerspawner.model import ObjectSpec, ObservedObject, ServiceObjectSpec
 from aiodockerspawner.spawner import DockerSpawner
@@ -167,11 +165,8 @@ class SwarmSpawner(DockerSpawner):
 
     @property
     def backend(self) -> ObjectBackend:
-        endpoint = self.endpoint
         deadline = max(1.0, float(self.start_timeout) - START_DEADLINE_MARGIN)
-        return ServiceBackend(
-            shared_client(endpoint), docker_host=endpoint.host, start_deadline=deadline
-        )
+        return service_backend(self.endpoint, start_deadline=deadline)
 
     async def build_spec(self) -> ServiceObjectSpec:
         base = await super().build_spec()

@@ -13,7 +13,7 @@ import pytest
 from jupyterhub import orm
 
 from aiodockerspawner import DockerSpawner
-from aiodockerspawner.backends.docker.sweep import OrphanSweeper
+from aiodockerspawner.backends.container.sweep import OrphanSweeper
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from aiodockerspawner import volumenamingstrategy
 from aiodockerspawner.core import naming
 from aiodockerspawner.core.naming import (
-    binds_as_dockerspawner_dict,
     default_format_volume_name,
     default_name_template,
     escape_dns,
@@ -30,7 +29,7 @@ from aiodockerspawner.core.naming import (
     volumes_to_binds,
 )
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.model import VolumeBind
+from aiodockerspawner.model import VolumeBind, binds_as_dockerspawner_dict
 
 # Docker's container name rule (the optional leading "/" is the API's, not the user's).
 CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

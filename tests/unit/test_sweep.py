@@ -8,14 +8,9 @@ from jupyterhub import orm
 from traitlets.config import Config
 
 from aiodockerspawner import testing
+from aiodockerspawner.backends.container.sweep import orphan_objects, orphan_volumes
 from aiodockerspawner.backends.container.volumes import named_volumes, volume_labels
-from aiodockerspawner.backends.docker.sweep import (
-    KnownServers,
-    known_from_db,
-    known_from_rows,
-    orphan_objects,
-    orphan_volumes,
-)
+from aiodockerspawner.hubdb import known_from_db, known_from_rows
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
@@ -23,7 +18,13 @@ from aiodockerspawner.labels import (
     LABEL_USER,
     derive_hub_id,
 )
-from aiodockerspawner.model import ObjectSpec, ObjectStatus, ObservedObject, VolumeBind
+from aiodockerspawner.model import (
+    KnownServers,
+    ObjectSpec,
+    ObjectStatus,
+    ObservedObject,
+    VolumeBind,
+)
 
 
 def obj(name: str, hub: str, user: str | None, server: str = "") -> ObservedObject:

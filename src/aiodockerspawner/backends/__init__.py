@@ -1,6 +1,27 @@
-"""Backends: how the spawner core's neutral spec reaches Docker."""
+"""The one door from the spawners to Docker.
+
+Spawner classes import this package only (never its submodules): the
+:class:`ObjectBackend` protocol and the neutral types it speaks in, plus a
+small factory for the Hub-wide pieces that sit behind it. Everything
+Docker-shaped (Engine JSON, aiodocker, the events stream, pulls) stays below.
+"""
+
+from __future__ import annotations
 
 from aiodockerspawner.backends.base import ObjectBackend
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.container.observe import ContainerSource
+from aiodockerspawner.backends.container.sweep import OrphanSweeper, get_sweeper, stop_sweepers
+from aiodockerspawner.backends.docker.client import (
+    DockerClient,
+    Endpoint,
+    close_shared_clients,
+    resolve_endpoint,
+    shared_client,
+)
+from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
+from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
+from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -13,13 +34,50 @@ from aiodockerspawner.model import (
 )
 
 __all__ = [
+    "TASK_PENDING_STATES",
     "Address",
     "AddressPolicy",
+    "ContainerBackend",
+    "ContainerSource",
+    "DockerClient",
+    "Endpoint",
     "ExecResult",
     "ObjectBackend",
     "ObjectSpec",
     "ObjectStatus",
     "ObservedObject",
+    "OrphanSweeper",
+    "PullOptions",
     "PullPolicy",
+    "ServiceBackend",
     "VolumeBind",
+    "WatchSource",
+    "Watcher",
+    "close_all",
+    "container_backend",
+    "find_credentials",
+    "get_sweeper",
+    "get_watcher",
+    "resolve_endpoint",
+    "service_backend",
+    "shared_client",
 ]
+
+
+def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBackend:
+    """The backend for plain containers on ``endpoint``, on the Hub's shared client."""
+    return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
+
+
+def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBackend:
+    """The backend for swarm services on ``endpoint``, on the Hub's shared client."""
+    return ServiceBackend(
+        shared_client(endpoint), docker_host=endpoint.host, start_deadline=start_deadline
+    )
+
+
+async def close_all() -> None:
+    """Stop the sweepers and watchers and close the clients of the running loop."""
+    await stop_sweepers()
+    await stop_watchers()
+    await close_shared_clients()

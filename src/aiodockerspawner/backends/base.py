@@ -37,6 +37,10 @@ class ObjectBackend(Protocol):
         """Make ``image`` available according to ``policy`` (pull or check)."""
         ...
 
+    async def image_command(self, image: str) -> list[str] | None:
+        """The image's own CMD, or ``None`` when the daemon does not have the image."""
+        ...
+
     async def create(self, spec: ObjectSpec, policy: PullPolicy) -> ObservedObject:
         """Create the object (pulling its image when ``policy`` allows).
 

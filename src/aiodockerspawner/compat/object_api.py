@@ -19,10 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
 
-from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.core import naming, options
 from aiodockerspawner.errors import DockerOperationError
-from aiodockerspawner.model import ObservedObject, VolumeBind
+from aiodockerspawner.model import ObservedObject, VolumeBind, binds_as_dockerspawner_dict
 
 __all__ = ["ObjectAPI"]
 
@@ -90,7 +89,7 @@ class ObjectAPI(HasTraits):
     @property
     def volume_binds(self) -> dict[str, dict[str, str]]:
         """``{source: {"bind": target, "mode": mode[, "propagation": p]}}``, as dockerspawner."""
-        return naming.binds_as_dockerspawner_dict(self._volume_bind_list())
+        return binds_as_dockerspawner_dict(self._volume_bind_list())
 
     @property
     def volume_mount_points(self) -> list[str]:
@@ -119,8 +118,7 @@ class ObjectAPI(HasTraits):
         if self.cmd:
             command = [str(c) for c in self.cmd]
         else:
-            info = await inspect_image(self.client, self.image) or {}
-            command = [str(c) for c in (info.get("Config") or {}).get("Cmd") or []]
+            command = await self.backend.image_command(self.image) or []
         return command + [str(a) for a in self.get_args()]
 
     # -- the object -------------------------------------------------------------

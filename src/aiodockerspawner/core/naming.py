@@ -20,7 +20,6 @@ from aiodockerspawner.model import VolumeBind
 
 __all__ = [
     "EscapeFunc",
-    "binds_as_dockerspawner_dict",
     "default_format_volume_name",
     "default_name_template",
     "escape_dns",
@@ -251,20 +250,6 @@ def volumes_to_binds(
             )
         )
     return binds
-
-
-def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[str, str]]:
-    """dockerspawner's ``volume_binds`` shape: ``{host: {"bind", "mode"[, "propagation"]}}``.
-
-    Later entries win for a repeated host key, as in dockerspawner.
-    """
-    result: dict[str, dict[str, str]] = {}
-    for b in binds:
-        entry = {"bind": b.target, "mode": b.mode}
-        if b.propagation:
-            entry["propagation"] = b.propagation
-        result[b.source] = entry
-    return result
 
 
 def mount_points(binds: Iterable[VolumeBind]) -> list[str]:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from aiodockerspawner.backends.docker.client import close_shared_clients
+from aiodockerspawner.backends import close_all
 from aiodockerspawner.spawner import DockerSpawner
 from aiodockerspawner.testing.engine import FakeEngine
 from aiodockerspawner.testing.spawners import make_spawner
@@ -36,7 +36,7 @@ async def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     try:
         yield engine
     finally:
-        await close_shared_clients()
+        await close_all()
         await engine.stop()
 
 

@@ -171,6 +171,13 @@ class ContainerBackend:
             )
         await pull_image(self.docker, image, options=self.pulls)
 
+    async def image_command(self, image: str) -> list[str] | None:
+        """The image's own CMD, or None when the daemon does not have it (nothing is pulled)."""
+        info = await inspect_image(self.docker, image)
+        if info is None:
+            return None
+        return [str(c) for c in (info.get("Config") or {}).get("Cmd") or []]
+
     async def _image_cmd(self, image: str, policy: PullPolicy) -> list[str]:
         info = await inspect_image(self.docker, image)
         if info is None:

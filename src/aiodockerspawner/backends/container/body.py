@@ -18,9 +18,8 @@ import shlex
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from aiodockerspawner.core.naming import binds_as_dockerspawner_dict
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.model import ObjectSpec
+from aiodockerspawner.model import ObjectSpec, binds_as_dockerspawner_dict
 from aiodockerspawner.units import parse_bytes
 
 __all__ = [

@@ -245,6 +245,9 @@ class _Entry:
     keeper: asyncio.Task[None]
 
 
+#: the type of the shared clients, for code above the backends that passes one around
+DockerClient = aiodocker.Docker
+
 _clients: dict[tuple[int, Endpoint], _Entry] = {}
 
 

@@ -285,6 +285,10 @@ class ServiceBackend:
         """
         await self.containers.ensure_image(image, policy)
 
+    async def image_command(self, image: str) -> list[str] | None:
+        """The image's own CMD as the manager has it, or None when it does not have it."""
+        return await self.containers.image_command(image)
+
     async def _image_cmd(self, image: str, policy: PullPolicy) -> list[str]:
         info = await inspect_image(self.docker, image)
         if info is None and policy not in ("never", "skip"):
