@@ -378,7 +378,9 @@ class DockerSpawner(
         return value
 
     async def _resource(self, trait: str, kind: str) -> Any:
-        value = await self._evaluate(trait)
+        function = self._resource_callable(trait)
+        value = await self._evaluate(trait) if function is None else function(self)
+        value = await _maybe_await(value)
         if value is None:
             return None
         number: float
@@ -391,6 +393,8 @@ class DockerSpawner(
             raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
         if number <= 0:
             raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
+        if function is not None:
+            self._set_evaluated(trait, int(number) if kind == "bytes" else number)
         return number
 
     async def _extra(self, trait: str) -> dict[str, Any]:
