@@ -4,7 +4,8 @@ It keeps containers and images in memory and speaks enough of the Engine API
 for the spawner: version, containers (create, inspect, start, stop, kill,
 remove, list), exec (with a hijacked output stream), image inspect, streamed
 pulls and the events stream. Faults can be injected per request path:
-answer slowly, never answer, answer with an error, or drop a stream.
+answer slowly, never answer, hold a request (or its answer) until the test
+releases it, answer with an error, or drop a stream.
 
 It is the tier between aioresponses (exact request shapes) and a real daemon:
 incremental streams, dropped connections, a daemon that hangs or goes away.
@@ -22,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -109,9 +110,28 @@ class Fault:
     drop_after: int | None = None
     #: how many requests it applies to (None: all)
     times: int | None = None
+    #: park matching requests until :meth:`release`: ``"request"`` before the
+    #: engine handles them, ``"answer"`` after (the answer, sent on release,
+    #: then shows the state at arrival; for plain answers, not streams)
+    hold: Literal["request", "answer"] | None = None
+    #: set when a request is parked by ``hold``
+    arrived: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+    _released: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.hold not in (None, "request", "answer"):
+            raise ValueError("hold must be 'request', 'answer' or None")
 
     def matches(self, key: str) -> bool:
         return self.times != 0 and bool(self.pattern.search(key))
+
+    def release(self) -> None:
+        """Let the requests parked by ``hold`` (and any later ones) through."""
+        self._released.set()
+
+    async def _park(self) -> None:
+        self.arrived.set()
+        await self._released.wait()
 
 
 FAULT_KEY: web.RequestKey[Fault | None] = web.RequestKey("fault")
@@ -191,6 +211,8 @@ class FakeEngine:
         for fut in self._hung:
             if not fut.done():
                 fut.cancel()
+        for fault in self.faults:
+            fault.release()
         for waiter in self._event_waiters:
             waiter.set()
         if self._runner is not None:
@@ -216,6 +238,8 @@ class FakeEngine:
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._hung.append(fut)
                 await fut
+            if fault.hold == "request":
+                await fault._park()
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:
@@ -223,7 +247,11 @@ class FakeEngine:
             request[FAULT_KEY] = fault
             break
         request[PATH_KEY] = path
-        return await handler(request)
+        response = await handler(request)
+        applied = request[FAULT_KEY]
+        if applied is not None and applied.hold == "answer":
+            await applied._park()
+        return response
 
     def _find(self, name_or_id: str) -> FakeContainer | None:
         if name_or_id in self.containers:
@@ -234,7 +262,7 @@ class FakeEngine:
         return None
 
     def _emit(self, c: FakeContainer, action: str) -> None:
-        now = time.time()
+        now = time.time_ns()
         self._events.append(
             {
                 "Type": "container",
@@ -250,8 +278,8 @@ class FakeEngine:
                         **(c.config.get("Labels") or {}),
                     },
                 },
-                "time": int(now),
-                "timeNano": int(now * 1e9),
+                "time": now // 1_000_000_000,
+                "timeNano": now,
             }
         )
         for waiter in self._event_waiters:
@@ -522,9 +550,10 @@ class FakeEngine:
         fault = request[FAULT_KEY]
         start = 0
         if since:
-            threshold = float(since) * 1e9
+            # like dockerd: every buffered event from that instant on, inclusive
+            threshold = _nanoseconds(since)
             start = next(
-                (i for i, e in enumerate(self._events) if e["timeNano"] > threshold),
+                (i for i, e in enumerate(self._events) if e["timeNano"] >= threshold),
                 len(self._events),
             )
         else:
@@ -544,13 +573,22 @@ class FakeEngine:
                             if request.transport is not None:
                                 request.transport.close()
                             return resp
-                    await resp.write(json.dumps(event).encode() + b"\n")
+                    try:
+                        await resp.write(json.dumps(event).encode() + b"\n")
+                    except ConnectionResetError:
+                        return resp  # the client closed the stream
                     sent += 1
                 waiter.clear()
                 await waiter.wait()
         finally:
             self._event_waiters.remove(waiter)
         return resp
+
+
+def _nanoseconds(timestamp: str) -> int:
+    """``seconds[.fraction]`` (the events ``since`` format) in nanoseconds, exactly."""
+    seconds, _, fraction = timestamp.partition(".")
+    return int(seconds) * 1_000_000_000 + int((fraction + "0" * 9)[:9])
 
 
 def _status_text(c: FakeContainer) -> str:
