@@ -19,6 +19,7 @@ import pytest_asyncio
 
 from ..client import close_shared_clients
 from ..spawner import DockerSpawner
+from ..watch import stop_watchers
 from .engine import FakeEngine
 from .spawners import make_spawner
 
@@ -36,6 +37,7 @@ async def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     try:
         yield engine
     finally:
+        await stop_watchers(url)
         await close_shared_clients()
         await engine.stop()
 
