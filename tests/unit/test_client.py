@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 
+from aiodockerspawner import DockerSpawner
 from aiodockerspawner.backends.docker import client as client_mod
 from aiodockerspawner.backends.docker.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.testing import FakeEngine
+from aiodockerspawner.testing.pytest_plugin import fake_docker, fake_spawner
 from tests.helpers import wait_for
+
+__all__ = ["fake_docker", "fake_spawner"]  # fixtures used below
+
+SpawnerFactory = Callable[..., DockerSpawner]
 
 SRC = pathlib.Path(client_mod.__file__).parent
 
@@ -76,6 +85,36 @@ def test_tls_config_is_overridden_by_env_and_client_kwargs_win() -> None:
 def test_bad_settings_name_what_is_wrong(kwargs: dict[str, object], match: str) -> None:
     with pytest.raises(InvalidSpec, match=match):
         resolve(**kwargs)
+
+
+def _no_effect_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "has no effect" in r.getMessage()]
+
+
+async def test_ignored_client_kwargs_warn_once_however_many_polls(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The endpoint is resolved at every Docker access (every poll): one warning per key."""
+    ignored = {"num_pools": 5, "user_agent": "my-hub"}
+    spawners = [fake_spawner(user=u, remove=True, client_kwargs=ignored) for u in ("ann", "bob")]
+    with caplog.at_level(logging.WARNING, logger="aiodockerspawner.backends.docker.client"):
+        for spawner in spawners:
+            await spawner.start()
+        for _ in range(10):
+            assert [await s.poll() for s in spawners] == [None, None]
+        for spawner in spawners:
+            await spawner.stop()
+    assert sorted(_no_effect_warnings(caplog)) == [
+        "DockerSpawner.client_kwargs['num_pools'] has no effect with aiodocker",
+        "DockerSpawner.client_kwargs['user_agent'] has no effect with aiodocker",
+    ]
+
+
+def test_ignored_client_kwargs_warn_once_per_endpoint(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="aiodockerspawner.backends.docker.client"):
+        for host in ("tcp://warn-once-a:2375", "tcp://warn-once-b:2375", "tcp://warn-once-a:2375"):
+            resolve(client_kwargs={"base_url": host, "num_pools": 2})
+    assert len(_no_effect_warnings(caplog)) == 2
 
 
 async def test_one_client_per_loop_and_endpoint_closed_on_cancel() -> None:

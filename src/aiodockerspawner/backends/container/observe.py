@@ -12,7 +12,7 @@ import aiodocker
 
 from aiodockerspawner.backends.container.backend import observed_from_inspect
 from aiodockerspawner.backends.docker.client import docker_errors
-from aiodockerspawner.backends.docker.watch import IGNORED, REMOVED, EventResult
+from aiodockerspawner.backends.docker.watch import IGNORED, REMOVED, EventResult, event_action
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import hub_filter
 from aiodockerspawner.model import ObjectStatus, ObservedObject
@@ -48,10 +48,6 @@ _RUNNING_ACTIONS = {"start": "running", "restart": "running", "unpause": "runnin
 _LABEL_SKIP = {"name", "image", "exitCode", "oldName", "signal", "execID"}
 
 
-def _event_action(event: Mapping[str, Any]) -> str:
-    return str(event.get("Action") or event.get("status") or "")
-
-
 def _actor(event: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
     actor = event.get("Actor") or {}
     attrs = {str(k): str(v) for k, v in (actor.get("Attributes") or {}).items()}
@@ -64,7 +60,7 @@ def container_event(event: Mapping[str, Any], current: ObservedObject | None) ->
     Container events carry the name, the image and every label in their
     attributes, and ``die`` carries the exit code, so no request is needed.
     """
-    action = _event_action(event)
+    action = event_action(event)
     object_id, attrs = _actor(event)
     if not object_id:
         return IGNORED

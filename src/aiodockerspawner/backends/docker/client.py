@@ -37,6 +37,9 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 # docker-py APIClient arguments that have no meaning for an aiohttp client.
 _IGNORED_CLIENT_KWARGS = {"user_agent", "credstore_env", "use_ssh_client", "num_pools"}
+#: (key, endpoint url) of the ignored ``client_kwargs`` already warned about:
+#: the endpoint is resolved at every Docker access, every poll included
+_warned_ignored: set[tuple[str, str]] = set()
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def resolve_endpoint(
     api_version = "auto"
     timeout = request_timeout
     limit = connection_limit
+    ignored: list[str] = []
     for key, value in client_kwargs.items():
         if key == "base_url":
             url = str(value)
@@ -159,7 +163,7 @@ def resolve_endpoint(
                     "TLS settings; use DockerSpawner.tls_config instead"
                 )
         elif key in _IGNORED_CLIENT_KWARGS:
-            log.warning("DockerSpawner.client_kwargs[%r] has no effect with aiodocker", key)
+            ignored.append(key)
         else:
             raise InvalidSpec(f"DockerSpawner.client_kwargs: unknown key {key!r}")
     url = _normalize_url(url)
@@ -171,6 +175,10 @@ def resolve_endpoint(
             url = "https://" + url.split("://", 1)[1]
     if limit < 1:
         raise InvalidSpec("DockerSpawner.docker_connection_limit must be at least 1")
+    for key in ignored:
+        if (key, url) not in _warned_ignored:
+            _warned_ignored.add((key, url))
+            log.warning("DockerSpawner.client_kwargs[%r] has no effect with aiodocker", key)
     return Endpoint(
         url=url,
         api_version=api_version,

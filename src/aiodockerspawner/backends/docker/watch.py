@@ -7,22 +7,27 @@ watcher per (event loop, endpoint, hub id, kind), shared by every spawner of
 the Hub, whatever the number of servers: one streaming connection plus one
 list request per resync.
 
-The loop, per connection:
+The loop:
 
 1. open ``GET /events`` with a ``type`` + ``label`` filter and ``since=`` the
    last event seen (the daemon answers with headers at once, so the stream is
-   live before step 2);
-2. list the objects with the same label filter (one request) and replace the
-   cache with the result; events that arrived meanwhile are queued and applied
-   afterwards, in order, which converges because every later change is in the
-   queue;
-3. apply events as they arrive until ``resync_interval`` has passed, then
-   start over (a periodic full resync, which also replaces a silently dead
-   TCP stream).
+   live before step 2); a task applies its events as they arrive, from now on;
+2. list the objects with the same label filter (one request, on the streams'
+   client, outside ``docker_connection_limit``) while events keep being
+   applied and recorded; then replace the cache with the list and apply the
+   recorded events again on top of it, in order (the list may predate them:
+   an exit during the list must win over the "running" it answers);
+3. when ``resync_interval`` has passed, open the next stream while the
+   current one keeps applying events, close the current one, and go to 2 (a
+   periodic full resync, which also replaces a silently dead TCP stream). The
+   new stream sends again the events from ``since=`` on, inclusive; those
+   already applied are recognised by their time, type, action and object,
+   and skipped.
 
-Any failure (daemon stopped, stream dropped, list error) marks the cache stale
-and reconnects with capped exponential backoff and jitter. While the cache is
-stale, :meth:`Watcher.lookup` falls back to one inspect per call.
+The cache stays fresh throughout a periodic resync. Any failure (daemon
+stopped, stream dropped, list error) marks the cache stale and reconnects
+with capped exponential backoff and jitter. While the cache is stale,
+:meth:`Watcher.lookup` falls back to one inspect per call.
 
 aiodocker's own ``events.subscribe()`` helper is not used: it never reconnects
 and a dropped stream makes ``Docker.close()`` raise. The stream is read
@@ -45,7 +50,7 @@ import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import aiodocker
 import aiohttp
@@ -94,6 +99,11 @@ class Refresh:
 EventResult = ObservedObject | _Removed | _Ignored | Refresh
 
 
+def event_action(event: Mapping[str, Any]) -> str:
+    """An event's action (``Action``, or ``status`` in older API versions)."""
+    return str(event.get("Action") or event.get("status") or "")
+
+
 class WatchSource(Protocol):
     """What the watcher needs to know about one kind of Docker object."""
 
@@ -119,9 +129,6 @@ class WatchSource(Protocol):
 
 class _StreamEnded(Exception):
     """The daemon closed the events stream."""
-
-
-_EOF = object()
 
 
 @dataclass
@@ -168,6 +175,11 @@ class Watcher:
         self._task: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
         self._refreshing: set[asyncio.Task[None]] = set()
+        #: the events applied since the ``since=`` of the newest stream
+        #: (key -> timeNano): a stream opened later sends them again
+        self._seen: dict[tuple[int, str, str, str], int] = {}
+        #: while a list is in flight: the events received meanwhile
+        self._recording: list[Mapping[str, Any]] | None = None
         self._name = f"{source.kind} watcher for hub {hub_id} at {endpoint.url}"
 
     # -- lifecycle ------------------------------------------------------------
@@ -330,6 +342,9 @@ class Watcher:
         time_nano = event.get("timeNano")
         if isinstance(time_nano, int) and (self._since is None or time_nano > self._since):
             self._since = time_nano
+        self._apply(event)
+
+    def _apply(self, event: Mapping[str, Any]) -> None:
         actor_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
         current = self._objects.get(actor_id)
         result = self.source.apply(event, current)
@@ -387,13 +402,40 @@ class Watcher:
     _connected_once = False
 
     async def _session(self) -> None:
-        docker = shared_client(self.endpoint)
+        """One stream after another, each followed by a list; returns only by raising.
+
+        The periodic resync opens the next stream while the current one still
+        applies events, and lists while the new one does: the cache never
+        stops following the daemon.
+        """
+        stream = await self._open()
+        try:
+            while True:
+                await self._resync(stream)
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.resync_interval
+                done, _ = await asyncio.wait({stream}, timeout=max(0.0, deadline - loop.time()))
+                if done:
+                    self._ended(stream)
+                # periodic resync (which also replaces a stream that died silently)
+                previous, stream = stream, await self._open()
+                await self._close(previous)
+        finally:
+            await self._close(stream)
+
+    async def _open(self) -> asyncio.Task[None]:
+        """Open an events stream; a task applies its events until it ends (by raising)."""
         params: dict[str, Any] = {
             "filters": json.dumps(self.source.event_filters(self.hub_id)),
         }
         since = self._since_param()
         if since is not None:
             params["since"] = since
+        # the daemon replays every event from ``since`` on, inclusive: forget
+        # the older keys, keep those it will send again
+        if self._since is not None:
+            floor = self._since
+            self._seen = {k: t for k, t in self._seen.items() if t >= floor}
         # no read timeout: an idle Hub has no events for hours
         timeout = aiohttp.ClientTimeout(
             total=None,
@@ -405,55 +447,103 @@ class Watcher:
         async with docker_errors("watch events", self.source.kind):
             # on a connection of its own: it must not hold one of docker_connection_limit
             streams = stream_client(self.endpoint)
-            response = await streams._do_query("events", "GET", params=params, timeout=timeout)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        reader = asyncio.get_running_loop().create_task(self._read(response, queue))
-        try:
-            objects = await asyncio.wait_for(
-                self.source.snapshot(docker, self.hub_id), self.endpoint.request_timeout
+            # bounded: the daemon sends the headers at once
+            response = await asyncio.wait_for(
+                streams._do_query("events", "GET", params=params, timeout=timeout),
+                self.endpoint.request_timeout,
             )
-            self._replace(objects)
-            self.stats.resyncs += 1
-            self._connected_once = True
-            self._set_fresh()
-            self._attempted.set()
-            log.debug("The %s listed %d objects", self._name, len(objects))
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self.resync_interval
-            while True:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return  # periodic resync: reconnect and list again
-                try:
-                    item = await asyncio.wait_for(queue.get(), remaining)
-                except TimeoutError:
-                    return
-                if item is _EOF:
-                    raise _StreamEnded("the daemon closed the events stream")
-                if isinstance(item, BaseException):
-                    raise item
-                self.apply_event(item)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
-            response.close()
+        loop = asyncio.get_running_loop()
+        return loop.create_task(self._read(response), name=f"aiodockerspawner {self._name} stream")
 
     @staticmethod
-    async def _read(response: aiohttp.ClientResponse, queue: asyncio.Queue[Any]) -> None:
+    async def _close(stream: asyncio.Task[None]) -> None:
+        stream.cancel()
+        try:
+            # not ``await stream``: that would take a cancellation of this task for its own
+            await asyncio.wait({stream})
+        finally:
+            if stream.done() and not stream.cancelled():
+                stream.exception()  # seen: the session raised it already, or no longer cares
+
+    @staticmethod
+    def _ended(stream: asyncio.Task[None]) -> NoReturn:
+        """Raise why ``stream`` (a finished reader) ended."""
+        stream.result()
+        raise _StreamEnded("the events stream ended")
+
+    async def _resync(self, stream: asyncio.Task[None]) -> None:
+        """Replace the cache with one list, plus the events seen while it was in flight.
+
+        The list goes through the streams' client: queued behind a busy
+        ``docker_connection_limit`` (pulls), it would leave the cache behind
+        for up to the request timeout. Events keep being applied while it is
+        in flight, and recorded; the list answer may predate any of them (an
+        exit during the list must win over the "running" it answers), so they
+        are applied again on top of it, in order.
+        """
+        recorded: list[Mapping[str, Any]] = []
+        self._recording = recorded
+        try:
+            objects = await asyncio.wait_for(
+                self.source.snapshot(stream_client(self.endpoint), self.hub_id),
+                self.endpoint.request_timeout,
+            )
+        finally:
+            self._recording = None
+        if stream.done():
+            self._ended(stream)  # while listing: the list may have missed changes
+        # no await from here on: nobody sees the list without the events after it
+        self._replace(objects)
+        for event in recorded:
+            self._apply(event)
+        self.stats.resyncs += 1
+        self._connected_once = True
+        self._set_fresh()
+        self._attempted.set()
+        log.debug(
+            "The %s listed %d objects (%d events during the list)",
+            self._name,
+            len(objects),
+            len(recorded),
+        )
+
+    def _receive(self, event: Mapping[str, Any]) -> None:
+        """An event from a stream: applied once, even when a new stream sends it again."""
+        key = _event_key(event)
+        if key is not None:
+            if key in self._seen:
+                return
+            self._seen[key] = key[0]
+        if self._recording is not None:
+            self._recording.append(event)
+        self.apply_event(event)
+
+    async def _read(self, response: aiohttp.ClientResponse) -> None:
         try:
             while True:
                 line = await response.content.readline()
                 if not line:
-                    queue.put_nowait(_EOF)
-                    return
+                    raise _StreamEnded("the daemon closed the events stream")
                 line = line.strip()
                 if line:
-                    queue.put_nowait(json.loads(line))
+                    self._receive(json.loads(line))
         except asyncio.CancelledError:
             raise
-        except Exception as e:  # handed to the session, which reconnects
-            queue.put_nowait(e)
+        except Exception as e:
+            # from now on the cache may miss changes: lookups inspect until the next resync
+            self._set_stale(f"{type(e).__name__}: {e}")
+            raise
+        finally:
+            response.close()
+
+
+def _event_key(event: Mapping[str, Any]) -> tuple[int, str, str, str] | None:
+    """What tells one event from another (None: the event has no ``timeNano``)."""
+    time_nano = event.get("timeNano")
+    if not isinstance(time_nano, int):
+        return None
+    actor_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+    return (time_nano, str(event.get("Type") or ""), event_action(event), actor_id)
 
 
 # -- one watcher per (loop, endpoint, hub, kind) --------------------------------------
