@@ -196,7 +196,12 @@ class SystemUserMixin(_MixinBase):
     @property
     def homedir(self) -> str:
         """The home directory inside the container."""
-        return str(self.image_homedir_format_string.format(username=self.user.name))
+        template = self.image_homedir_format_string
+        return self._checked_path(
+            template,
+            str(template.format(username=self.user.name)),
+            "SystemUserSpawner.image_homedir_format_string",
+        )
 
     @property
     def host_homedir(self) -> str:
@@ -204,12 +209,15 @@ class SystemUserMixin(_MixinBase):
         template = self.host_homedir_format_string
         if template:
             try:
-                return str(template.format(username=self.user.name))
+                rendered = str(template.format(username=self.user.name))
             except (KeyError, IndexError, ValueError) as e:
                 raise InvalidSpec(
                     f"SystemUserSpawner.host_homedir_format_string: cannot render {template!r} "
                     f"(only {{username}} is available): {e}"
                 ) from e
+            return self._checked_path(
+                template, rendered, "SystemUserSpawner.host_homedir_format_string"
+            )
         if self._account is None:
             raise InvalidSpec(
                 f"SystemUserSpawner.host_homedir_format_string is empty and user "
