@@ -316,7 +316,8 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         help="""
         Extra mounts as dicts, in docker-py ``Mount`` keywords (``target``,
         ``source``, ``type``, ``read_only``, ...) or Engine ``Mount`` keys.
-        String values are templated like ``volumes``.
+        String values are templated like ``volumes``; a user or server name
+        that would change a source path is refused, as for ``volumes``.
         """,
     ).tag(config=True)
 
@@ -402,7 +403,9 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         Extra host configuration, deep-merged over the generated one: a dict
         (or a callable, possibly async) of docker-py ``create_host_config``
         keywords (``shm_size``, ``cap_add``, ``device_requests``, ...) or
-        Engine ``HostConfig`` keys. An unknown key fails the spawn.
+        Engine ``HostConfig`` keys. An unknown key fails the spawn. String
+        values are templated; a user or server name that would change a host
+        path in ``binds`` or ``mounts`` is refused, as for ``volumes``.
         """,
     ).tag(config=True)
 
@@ -951,8 +954,19 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             return {}
         if not isinstance(value, Mapping):
             raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
-        rendered = naming.render_templates(dict(value), self.template_namespace())
+        ns = self.template_namespace()
+        setting = self._setting(trait)
+        for where, template in naming.host_path_templates(value):
+            self._checked_path(
+                template, str(naming.render_templates(template, ns)), setting + where
+            )
+        rendered = naming.render_templates(dict(value), ns)
         return dict(rendered)
+
+    def _setting(self, trait: str) -> str:
+        """``Class.trait`` as a configuration file writes it (the class defining it)."""
+        owner = next((c for c in type(self).__mro__ if trait in vars(c)), type(self))
+        return f"{owner.__name__}.{trait}"
 
     def _format_volume(self, template: str) -> str:
         return str(self.format_volume_name(template, self))
