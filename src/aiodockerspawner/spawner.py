@@ -403,8 +403,26 @@ class DockerSpawner(
             return {}
         if not isinstance(value, Mapping):
             raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
-        rendered = naming.render_templates(dict(value), self.template_namespace())
+        ns = self.template_namespace()
+        setting = self._setting(trait)
+        for where, template in naming.host_path_templates(value):
+            self._checked_path(
+                template, str(naming.render_templates(template, ns)), setting + where
+            )
+        rendered = naming.render_templates(dict(value), ns)
         return dict(rendered)
+
+    def _setting(self, trait: str) -> str:
+        """``Class.trait`` as a configuration file writes it (the class defining it).
+
+        A trait declared in a mixin (``config/``, ``SystemUserMixin``) is
+        configured under the spawner class that takes the mixin in.
+        """
+        mro = type(self).__mro__
+        owner = next((c for c in mro if trait in vars(c)), type(self))
+        while not issubclass(owner, Spawner):
+            owner = next((c for c in mro if owner in c.__bases__), type(self))
+        return f"{owner.__name__}.{trait}"
 
     def _format_volume(self, template: str) -> str:
         return str(self.format_volume_name(template, self))

@@ -157,14 +157,21 @@ def test_import_creates_no_client() -> None:
     assert out.stdout.strip() == "DockerSpawner"
 
 
+#: the only thread use allowed: reading the internal-SSL files from the Hub's own
+#: disk (a few kilobytes, not Docker I/O); each is removed before the search
+THREAD_ALLOWED = {"internalssl.py": "asyncio.to_thread(read_cert_files, "}
+
+
 def test_no_thread_executors_in_docker_io() -> None:
     forbidden = ("ThreadPoolExecutor", "run_in_executor", "to_thread")
-    offenders = [
-        f"{path.relative_to(SRC)}: {word}"
-        for path in SRC.rglob("*.py")
-        for word in forbidden
-        if word in path.read_text()
-    ]
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        text = path.read_text()
+        allowed = THREAD_ALLOWED.get(path.name)
+        if allowed:
+            assert text.count(allowed) == 1, f"{path.name}: the allowed thread use moved"
+            text = text.replace(allowed, "")
+        offenders += [f"{path.relative_to(SRC)}: {word}" for word in forbidden if word in text]
     assert offenders == []
 
 

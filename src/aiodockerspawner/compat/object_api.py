@@ -15,6 +15,7 @@ directly, to keep its single create request and its cleanup on cancellation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
@@ -57,32 +58,52 @@ class ObjectAPI(HasTraits):
 
     # -- volumes and mounts ----------------------------------------------------
 
+    def _checked_path(self, template: str, rendered: str, setting: str) -> str:
+        """``rendered``, unless a user or server name changed the path ``template`` gives.
+
+        The one check for every templated host path (volumes, mounts, binds
+        and mounts in ``extra_*`` settings, the system user's home): HTTP 400
+        naming ``setting`` when the rendering added ``/``, ``:``, ``.`` or
+        ``..`` segments (see :func:`naming.path_steered`).
+        """
+        if not naming.path_steered(template, rendered):
+            return rendered
+        message = (
+            f"{setting}: {template!r} cannot be used for this user or server name: "
+            "the name would change the path"
+        )
+        self.log.warning("Refused to start %s: %s", self._log_name, message)
+        raise options.spawn_error(message, reason="host_path")
+
     def _volume_bind_list(self) -> list[VolumeBind]:
         """``volumes`` (read-write) then ``read_only_volumes``, rendered."""
+        # a custom format_volume_name is admin code that may build paths itself
+        ours = self.format_volume_name in (
+            naming.default_format_volume_name,
+            naming.escaped_format_volume_name,
+        )
 
-        def format_name(template: str) -> str:
-            rendered = str(self.format_volume_name(template, self))
-            # a custom format_volume_name is admin code that may build paths itself
-            ours = self.format_volume_name in (
-                naming.default_format_volume_name,
-                naming.escaped_format_volume_name,
-            )
-            if ours and naming.path_steered(template, rendered):
-                raise options.spawn_error(
-                    f"The volume template {template!r} cannot be used for this user or "
-                    "server name: the name would change the path",
-                    reason="volume_name",
-                )
-            if ours and "/" not in rendered:
-                rendered = naming.fit_volume_name(rendered)  # a named volume
-            return rendered
+        def formatter(trait: str) -> Callable[[str], str]:
+            def format_name(template: str) -> str:
+                rendered = str(self.format_volume_name(template, self))
+                if not ours:
+                    return rendered
+                rendered = self._checked_path(template, rendered, trait)
+                if "/" not in rendered:
+                    rendered = naming.fit_volume_name(rendered)  # a named volume
+                return rendered
+
+            return format_name
 
         return naming.volumes_to_binds(
-            self.volumes, mode="rw", format_name=format_name, trait="DockerSpawner.volumes"
+            self.volumes,
+            mode="rw",
+            format_name=formatter("DockerSpawner.volumes"),
+            trait="DockerSpawner.volumes",
         ) + naming.volumes_to_binds(
             self.read_only_volumes,
             mode="ro",
-            format_name=format_name,
+            format_name=formatter("DockerSpawner.read_only_volumes"),
             trait="DockerSpawner.read_only_volumes",
         )
 
@@ -100,6 +121,8 @@ class ObjectAPI(HasTraits):
     def mount_binds(self) -> list[dict[str, Any]]:
         """``mounts`` with every string value templated (dicts, not docker-py ``Mount``)."""
         ns = self.template_namespace()
+        for where, template in naming.mount_paths(self.mounts, "DockerSpawner.mounts"):
+            self._checked_path(template, str(naming.render_templates(template, ns)), where)
         return [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
 
     # -- image ------------------------------------------------------------------

@@ -105,7 +105,9 @@ class LifecycleConfig(HasTraits):
         Extra host configuration, deep-merged over the generated one: a dict
         (or a callable, possibly async) of docker-py ``create_host_config``
         keywords (``shm_size``, ``cap_add``, ``device_requests``, ...) or
-        Engine ``HostConfig`` keys. An unknown key fails the spawn.
+        Engine ``HostConfig`` keys. An unknown key fails the spawn. String
+        values are templated; a user or server name that would change a host
+        path in ``binds`` or ``mounts`` is refused, as for ``volumes``.
         """,
     ).tag(config=True)
 

@@ -44,7 +44,8 @@ class StorageConfig(HasTraits):
         help="""
         Extra mounts as dicts, in docker-py ``Mount`` keywords (``target``,
         ``source``, ``type``, ``read_only``, ...) or Engine ``Mount`` keys.
-        String values are templated like ``volumes``.
+        String values are templated like ``volumes``; a user or server name
+        that would change a source path is refused, as for ``volumes``.
         """,
     ).tag(config=True)
 

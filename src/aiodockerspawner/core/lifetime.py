@@ -17,7 +17,8 @@ Names derived from the server name are the risk in both:
 
 from __future__ import annotations
 
-import os
+import asyncio
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ import aiodocker
 
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.errors import DockerOperationError
+
+log = logging.getLogger(__name__)
 
 SERVER_FIELDS = ("{servername}", "{raw_servername}")
 
@@ -77,8 +80,43 @@ async def volume_exists(docker: aiodocker.Docker, name: str) -> bool:
     return True
 
 
-def _exists(path: str) -> bool:
-    return os.path.exists(path)
+#: seconds a host path check may take; a slower one counts as "exists"
+PATH_CHECK_TIMEOUT = 5.0
+
+
+async def _exists(path: str) -> bool:
+    """Whether ``path`` exists on the Hub's machine, without blocking the event loop.
+
+    ``test -e`` runs as a subprocess: a stat that hangs (an unresponsive NFS
+    home) hangs that process, never the Hub, and no thread is tied up. A
+    check that cannot run or does not answer within :data:`PATH_CHECK_TIMEOUT`
+    counts as "exists", so the rename is refused rather than risking data.
+    """
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "test",
+            "-e",
+            path,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+    except OSError as e:
+        log.warning("Cannot check whether %s exists (%s); treating it as existing", path, e)
+        return True
+    try:
+        return await asyncio.wait_for(proc.wait(), PATH_CHECK_TIMEOUT) == 0
+    except asyncio.TimeoutError:
+        log.warning(
+            "Checking whether %s exists took longer than %g s (a hung file system?); "
+            "treating it as existing",
+            path,
+            PATH_CHECK_TIMEOUT,
+        )
+        return True
+    finally:
+        if proc.returncode is None:
+            proc.kill()  # takes effect once a hung stat returns; not waited for
 
 
 async def rename_blockers(
@@ -90,7 +128,7 @@ async def rename_blockers(
         if source.is_volume:
             if await volume_exists(docker, source.name):
                 blockers.append(f"volume {source.name}")
-        elif not local_daemon or _exists(source.name):
+        elif not local_daemon or await _exists(source.name):
             # a remote daemon's host paths cannot be checked from here
             blockers.append(f"directory {source.name}")
     return blockers

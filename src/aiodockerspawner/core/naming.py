@@ -27,7 +27,10 @@ __all__ = [
     "escape_server_name",
     "escaped_format_volume_name",
     "format_volume_name_default",
+    "host_path_templates",
+    "mount_paths",
     "mount_points",
+    "path_steered",
     "render_templates",
     "resolve_escape",
     "template_namespace",
@@ -264,14 +267,93 @@ def path_steered(template: str, rendered: str) -> bool:
     ``/``, ``.`` or ``..`` could move a host path out of the place the admin's
     template put it (``/srv/{raw_username}`` with the name ``../etc``), so a
     rendered path may not have more ``/`` separators, or more ``.``/``..``
-    segments, than its template.
+    segments, than its template. ``:`` counts as a separator too: Docker
+    reads a bind as ``source:target[:options]``, so a name holding ``:``
+    could move the target or add options.
     """
-    if "\x00" in rendered or rendered.count("/") > template.count("/"):
+    if "\x00" in rendered:
         return True
-    dots = {".", ".."}
-    return sum(seg in dots for seg in rendered.split("/")) > sum(
-        seg in dots for seg in template.split("/")
-    )
+    if any(rendered.count(sep) > template.count(sep) for sep in "/:"):
+        return True
+    return _dot_segments(rendered) > _dot_segments(template)
+
+
+def _dot_segments(path: str) -> int:
+    return sum(seg in (".", "..") for seg in re.split("[/:]", path))
+
+
+#: keys (docker-py and Engine spellings) whose values name host paths or volumes
+_BIND_KEYS = frozenset({"binds", "Binds", "devices", "Devices"})
+_MOUNT_LIST_KEYS = frozenset({"mounts", "Mounts"})
+
+
+def _mount_paths(mount: Any, where: str) -> list[tuple[str, str]]:
+    """Host paths and volume names of one mount: a dict, or a ``source:target`` string."""
+    if isinstance(mount, str):
+        return [(where, mount)]
+    if not isinstance(mount, Mapping):
+        return []
+    found = [(f"{where}[{k!r}]", v) for k, v in mount.items() if k in ("source", "Source")]
+    # a volume driver's ``device`` option is a path too (an NFS export, a block device)
+    driver = mount.get("driver_config")
+    driver_where = f"{where}['driver_config']"
+    volume_options = mount.get("VolumeOptions")
+    if isinstance(volume_options, Mapping):
+        driver = volume_options.get("DriverConfig")
+        driver_where = f"{where}['VolumeOptions']['DriverConfig']"
+    if isinstance(driver, Mapping):
+        for key in ("options", "Options"):
+            options = driver.get(key)
+            if isinstance(options, Mapping) and "device" in options:
+                found.append((f"{driver_where}[{key!r}]['device']", options["device"]))
+    return [(w, v) for w, v in found if isinstance(v, str)]
+
+
+def mount_paths(mounts: Any, where: str) -> list[tuple[str, str]]:
+    """``(where, template)`` of each host path or volume name in a list of mounts (pure)."""
+    if not isinstance(mounts, list | tuple):
+        return []
+    return [found for i, m in enumerate(mounts) for found in _mount_paths(m, f"{where}[{i}]")]
+
+
+def host_path_templates(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """``(where, template)`` of each host path or volume name in an ``extra_*`` setting.
+
+    Searches every level (so ``host_config`` in ``extra_create_kwargs`` and
+    ``container_spec`` in ``extra_task_spec`` are covered) under the keys
+    that carry them, in docker-py and Engine spellings: ``binds``/``Binds``
+    and ``devices``/``Devices`` (``"source:target[:mode]"`` strings, a dict
+    keyed by host path, or Engine device dicts' ``PathOnHost``) and
+    ``mounts``/``Mounts`` (mount dicts or strings). ``where`` locates the
+    string, e.g. ``['binds'][0]``, after the given prefix.
+    """
+    found: list[tuple[str, str]] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            sub = f"{where}[{key!r}]"
+            if key in _MOUNT_LIST_KEYS:
+                found += mount_paths(item, sub)
+            elif key in _BIND_KEYS:
+                found += _bind_paths(item, sub)
+            else:
+                found += host_path_templates(item, sub)
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            found += host_path_templates(item, f"{where}[{i}]")
+    return found
+
+
+def _bind_paths(binds: Any, where: str) -> list[tuple[str, str]]:
+    if isinstance(binds, Mapping):  # docker-py: {host path: target or {"bind": ...}}
+        return [(f"{where}[{k!r}]", k) for k in binds if isinstance(k, str)]
+    found: list[tuple[str, str]] = []
+    if isinstance(binds, list | tuple):
+        for i, item in enumerate(binds):
+            if isinstance(item, str):
+                found.append((f"{where}[{i}]", item))
+            elif isinstance(item, Mapping) and isinstance(item.get("PathOnHost"), str):
+                found.append((f"{where}[{i}]['PathOnHost']", item["PathOnHost"]))
+    return found
 
 
 #: what Docker accepts as a container or volume name
