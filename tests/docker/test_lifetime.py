@@ -278,3 +278,23 @@ async def test_imagename_keeps_one_container_per_image(
     finally:
         for object_id in made.values():
             await docker_cli("rm", "-f", object_id, check=False)
+
+
+async def test_rename_refused_when_the_new_name_is_taken(tiny_image: str, volumes: Volumes) -> None:
+    user = unique_user("rn")
+    old = lab(user, "lab", {}, image=tiny_image)
+    await run_and_stop(old, volumes)
+    taken = lab(user, "lab2", {}, image=tiny_image).object_name
+    await docker_cli(
+        "create", "--name", taken, "--label", f"aiodockerspawner.hub-id={TEST_HUB_ID}", tiny_image
+    )
+    try:
+        with pytest.raises(web.HTTPError) as info:
+            await old.rename("lab", "lab2")
+        assert info.value.status_code == 409
+        assert taken in info.value.jupyterhub_message  # type: ignore[attr-defined]
+        kept = await inspect(old.object_id)
+        assert kept is not None and kept["Name"] == f"/{old.object_name}"
+        assert old.orm_spawner.state is None or old.orm_spawner.state == {}
+    finally:
+        await docker_cli("rm", "-f", old.object_name, taken, check=False)

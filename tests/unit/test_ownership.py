@@ -15,6 +15,7 @@ from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_SERVER, LABEL_USER, other_owner
 from aiodockerspawner.testing import FakeEngine
 from aiodockerspawner.testing.pytest_plugin import DEFAULT_IMAGE, fake_docker, fake_spawner
+from tests.helpers import make_spawner
 
 __all__ = ["fake_docker", "fake_spawner"]  # fixtures used below
 
@@ -183,3 +184,27 @@ async def test_imagename_gives_each_image_its_container(
     assert (await start_with("two", spawner.get_state())).object_id == second
     assert (await start_with("one", spawner.get_state())).object_id == first
     assert set(fake_docker.containers) == {first, second}
+
+
+def test_object_name_for_another_server_name() -> None:
+    default = make_spawner(user="ada", prefix="jh")
+    assert default.object_name == "jh-ada"
+    # renaming the default server (JupyterHub 6): the named-server default applies
+    assert default.object_name_for("lab") == "jh-ada--lab"
+    named = make_spawner(user="ada", server_name="lab", prefix="jh")
+    assert named.object_name_for("lab2") == "jh-ada--lab2"
+    assert named.object_name_for("Lab2") == "jh-ada--lab2"  # lower-cased like the rest
+    template = "{prefix}-{imagename}-{servername}"
+    custom = make_spawner(user="ada", server_name="lab", prefix="jh", name_template=template)
+    assert custom.object_name_for("x", image="reg:5000/img:1") == "jh-reg-5000-img-1-x"
+
+
+async def test_rename_leaves_a_container_that_is_not_this_servers(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    theirs = fake_spawner(user="ada", server_name="a", hub_id="hub-other", remove=False)
+    their_id = await started_and_stopped(theirs)
+    ours = fake_spawner(user="ada", server_name="a", remove=False)  # no state
+    await ours.rename("a", "b")  # the fake Engine has no rename route: it would fail
+    assert fake_docker.containers[their_id].name == theirs.object_name
+    assert not ours.object_id
