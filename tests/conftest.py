@@ -19,6 +19,8 @@ from aiodockerspawner.backends.docker.client import close_shared_clients
 from aiodockerspawner.backends.docker.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
+#: the same image under another name (tagged on first use)
+SECOND_TINY_IMAGE = "aiodockerspawner-test/tiny:second"
 SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"
 #: hub id label of every object the test suite creates; set the variables to run
 #: several suites side by side on one daemon without them removing each other's objects
@@ -61,6 +63,15 @@ def _require_image(image: str) -> None:
 def tiny_image(docker_daemon: None) -> str:
     _require_image(TINY_IMAGE)
     return TINY_IMAGE
+
+
+@pytest.fixture(scope="session")
+def second_tiny_image(tiny_image: str) -> str:
+    """The tiny image under a second name, for tests that switch images."""
+    result = _docker("tag", tiny_image, SECOND_TINY_IMAGE)
+    if result.returncode != 0:
+        pytest.fail(f"Could not tag {tiny_image} as {SECOND_TINY_IMAGE}: {result.stderr}")
+    return SECOND_TINY_IMAGE
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 from jupyterhub.spawner import Spawner
 from tornado import web
@@ -64,6 +64,7 @@ from aiodockerspawner.labels import (
     LABEL_SPEC,
     LABEL_USER,
     LABEL_VERSION,
+    other_owner,
 )
 from aiodockerspawner.model import Address, AddressPolicy, ObjectSpec, ObservedObject
 from aiodockerspawner.progress import SpawnProgress
@@ -111,10 +112,53 @@ class DockerSpawner(
     @observe("image")
     def _image_changed(self, change: Any) -> None:
         # name templates may use {imagename}; keep the name in step with the image
-        if "{imagename}" in self.name_template and not self._name_from_state:
-            self.object_name = self._default_object_name()
+        self._follow_image_in_name()
 
-    _name_from_state = False
+    def _follow_image_in_name(self) -> None:
+        """With ``{imagename}`` in ``name_template``, each image has its own object.
+
+        When the name rendered for the current image is not the one in use
+        (from the state, or from the previous start), switch to it and forget
+        the object id: the other image's object is left alone, and is resumed
+        when that image is chosen again.
+        """
+        if "{imagename}" not in self.name_template:
+            return
+        rendered = self._default_object_name()
+        if rendered == self.object_name:
+            return
+        if self.object_id:
+            self.log.info(
+                "%s now runs image %s: its %s is %s (%s stays for its own image)",
+                self._log_name,
+                self.image,
+                self.object_type,
+                rendered,
+                self.object_name,
+            )
+        self.object_name = rendered
+        self.object_id = ""
+
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        """The object name this user's server ``server_name`` renders to.
+
+        ``name_template`` at its default follows the server (the default server
+        has no ``--{servername}`` part); ``image`` fills ``{imagename}``.
+        """
+        template = self.name_template
+        if template == naming.default_name_template(self.name or ""):
+            template = naming.default_name_template(server_name)
+        fields = naming.template_namespace(
+            escaped_username=self.escaped_name,
+            raw_username=self.user.name,
+            image=image or self.image,
+            escaped_servername=naming.escape_server_name(server_name, self.escape),
+            raw_servername=server_name,
+            prefix=self.prefix,
+        )
+        ns = dict(self.template_namespace())
+        ns.update({k: fields[k] for k in ("imagename", "servername", "raw_servername")})
+        return str(naming.render_templates(template, ns))
 
     def watch_source(self) -> WatchSource:
         """What the events cache watches for this spawner class (containers)."""
@@ -147,10 +191,9 @@ class DockerSpawner(
         Objects without the label (created by dockerspawner) count as ours, so
         a Hub switched from dockerspawner adopts its containers.
         """
-        if obj is None:
+        if obj is None or self._other_hub(obj) is not None:
             return None
-        owner = obj.labels.get(LABEL_HUB)
-        return obj if owner is None or owner == self.hub_id else None
+        return obj
 
     async def _settled(self, target: str, gone: bool) -> None:
         """Wait until the cache has seen our own stop (or removal) of ``target``."""
@@ -233,18 +276,24 @@ class DockerSpawner(
     # -- JupyterHub 6: rename() and delete_forever() -----------------------------
 
     def per_server_sources(self) -> list[lifetime.PerServerSource]:
-        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server."""
+        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server.
+
+        They are rendered by :meth:`volume_source_name`, as at creation, so a
+        shortened volume name is looked up under the name it was created with.
+        """
         return lifetime.per_server_sources(
-            self.volumes, self.read_only_volumes, self.mounts, render=self._format_volume
+            self.volumes, self.read_only_volumes, self.mounts, render=self.volume_source_name
         )
 
     async def rename(self, old_name: str, new_name: str) -> None:
-        """Allow renaming a stopped server unless data named after it would be left behind.
+        """Rename a stopped server, unless data named after it would be left behind.
 
-        The stopped container keeps its name, which the server's state carries
-        over to the renamed server. A volume or host directory whose template
-        uses the server name would be looked up under the new name, so the
-        rename is refused while one exists.
+        A volume or host directory whose template uses the server name would
+        be looked up under the new name, so the rename is refused while one
+        exists. A kept container (``remove = False``) is renamed to the name
+        the new server name renders to, so that the old name is free for a
+        new server; its environment still says the old server name, so the
+        renamed server's next start recreates it (see :meth:`_adopt_existing`).
         """
         blockers = await lifetime.rename_blockers(
             self.client, self.per_server_sources(), local_daemon=self.endpoint.is_unix
@@ -255,43 +304,114 @@ class DockerSpawner(
                 f"{' and '.join(blockers)} named after it would be left behind under the "
                 "old name. Move the data and remove it first, or keep the name."
             )
-            self.log.warning("Refused to rename %s: %s", self._log_name, message)
-            error = web.HTTPError(409, message.replace("%", "%%"))
-            error.jupyterhub_message = message  # type: ignore[attr-defined]
-            raise error
-        if self.object_id:
+            self._refuse_rename(message)
+        if not self.remove:
+            await self._rename_kept_object(old_name, new_name)
+
+    def _refuse_rename(self, message: str) -> NoReturn:
+        self.log.warning("Refused to rename %s: %s", self._log_name, message)
+        error = web.HTTPError(409, message.replace("%", "%%"))
+        error.jupyterhub_message = message  # type: ignore[attr-defined]
+        raise error
+
+    async def _rename_kept_object(self, old_name: str, new_name: str) -> None:
+        """Give the stopped object of this server the name ``new_name`` renders to."""
+        target = self.object_id or self.object_name
+        if not target:
+            return
+        backend = self.backend
+        existing = await backend.inspect(target)
+        if existing is None:
+            return
+        owner = self._owner_elsewhere(existing)
+        if owner is not None:
             self.log.info(
-                "Renaming %s to %r: %s %s keeps its name (it is in the server's state)",
+                "Renaming %s to %r: %s %s is not its own (it belongs to %s); left alone",
                 self._log_name,
                 new_name,
-                self.object_type,
-                self.object_name,
+                backend.object_type,
+                existing.name,
+                owner,
             )
+            return
+        new_object_name = self.object_name_for(new_name, image=existing.image or None)
+        rename = getattr(backend, "rename", None)
+        if new_object_name != existing.name:
+            if rename is None:
+                self._refuse_rename(
+                    f"Cannot rename server {old_name!r} to {new_name!r}: its stopped "
+                    f"{backend.object_type} {existing.name} cannot be renamed; remove it first"
+                )
+            try:
+                await rename(existing.id, new_object_name)
+            except DockerOperationError as e:
+                self._refuse_rename(
+                    f"Cannot rename server {old_name!r} to {new_name!r}: its stopped "
+                    f"{backend.object_type} {existing.name} could not be renamed to "
+                    f"{new_object_name} ({e.reason})"
+                )
+            self.log.info(
+                "Renamed %s %s of %s to %s for server %r; its next start recreates it "
+                "(it was made for server %r)",
+                backend.object_type,
+                existing.name,
+                self._log_name,
+                new_object_name,
+                new_name,
+                old_name,
+            )
+        self.object_id = existing.id
+        self.object_name = new_object_name
+        if self.orm_spawner is not None:
+            # JupyterHub keeps the state across the rename and commits it with the new name
+            self.orm_spawner.state = self.get_state()
 
     async def delete_forever(self) -> None:
         """The server is deleted for good: remove its container and per-server volumes.
 
-        Volumes whose name does not include the server name (shared by a
+        Only what is this server's goes: an object carrying another Hub's id,
+        or made for another user or server (and not the one in this server's
+        state), is left alone, and so is a volume labelled with another Hub's
+        id. Volumes whose name does not include the server name (shared by a
         user's servers) and host directories are kept.
         """
         backend = self.backend
         target = self.object_id or self.object_name
         existing = await backend.inspect(target) if target else None
         if existing is not None:
-            self.log.info(
-                "Removing %s %s of deleted server %s",
-                self.object_type,
-                existing.name,
-                self._log_name,
-            )
-            await self._remove_settled(backend, existing.id)
-            self.object_id = ""
+            owner = self._owner_elsewhere(existing)
+            if owner is not None:
+                self.log.warning(
+                    "Deleting %s: leaving %s %s alone, it belongs to %s",
+                    self._log_name,
+                    self.object_type,
+                    existing.name,
+                    owner,
+                )
+            else:
+                self.log.info(
+                    "Removing %s %s of deleted server %s",
+                    self.object_type,
+                    existing.name,
+                    self._log_name,
+                )
+                await self._remove_settled(backend, existing.id)
+                self.object_id = ""
         if not self.name:
             return  # the default server's volumes belong to the user
         names = [s.name for s in self.per_server_sources() if s.is_volume]
-        removed, failed = await lifetime.remove_volumes(self.client, names)
+        removed, kept, failed = await lifetime.remove_volumes(
+            self.client, names, hub_id=self.hub_id
+        )
         for name in removed:
             self.log.info("Removed volume %s of deleted server %s", name, self._log_name)
+        for name, hub in kept:
+            self.log.warning(
+                "Deleting %s: leaving volume %s alone, it belongs to Hub %r",
+                self._log_name,
+                name,
+                hub,
+            )
         for error in failed:
             self.log.warning("Could not remove a volume of %s: %s", self._log_name, error)
 
@@ -355,7 +475,6 @@ class DockerSpawner(
             self.object_id = object_id
         if state.get("object_name"):
             self.object_name = state["object_name"]
-            self._name_from_state = True
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
@@ -423,9 +542,6 @@ class DockerSpawner(
         while not issubclass(owner, Spawner):
             owner = next((c for c in mro if owner in c.__bases__), type(self))
         return f"{owner.__name__}.{trait}"
-
-    def _format_volume(self, template: str) -> str:
-        return str(self.format_volume_name(template, self))
 
     def _labels(self) -> dict[str, str]:
         return {
@@ -577,6 +693,7 @@ class DockerSpawner(
 
     async def _start(self) -> str:
         await self._apply_image_option()
+        self._follow_image_in_name()
         self._choose_host_port()
         try:
             spec = await self.build_spec()
@@ -601,7 +718,8 @@ class DockerSpawner(
                     self._log_name,
                 )
             except ObjectExists:
-                creating = False
+                # the adoption may create again (a recreate, a leftover replaced):
+                # a cancel during that create is cleaned up like one during the first
                 obj, created = await self._adopt_existing(backend, spec)
             creating = False
             self.object_id = obj.id
@@ -641,18 +759,48 @@ class DockerSpawner(
     async def _adopt_existing(
         self, backend: ObjectBackend, spec: ObjectSpec
     ) -> tuple[ObservedObject, bool]:
-        """Handle a name conflict: resume the old object or replace it."""
+        """Handle a name conflict: resume the old object or replace it.
+
+        Only an object of this Hub made for this user's server is resumed or
+        replaced; anything else is refused with HTTP 409 and left alone.
+        """
         existing = await backend.inspect(spec.name)
-        if existing is not None and self._ours(existing) is None:
+        if existing is None:
+            return await backend.create(spec, self.pull_policy), True
+        hub = self._other_hub(existing)
+        if hub is not None:
             # never resume, replace or remove what another Hub runs
             raise DockerOperationError(
                 f"create {backend.object_type}",
                 spec.name,
                 409,
-                f"the name is taken by Hub {existing.labels.get(LABEL_HUB)!r}; give each "
+                f"the name is taken by Hub {hub!r}; give each "
                 "Hub sharing a Docker daemon its own prefix",
             )
-        if existing is not None and not self.remove:
+        other = self._other_server(existing, spec)
+        if other is not None and not self._in_state(existing):
+            raise DockerOperationError(
+                f"create {backend.object_type}",
+                spec.name,
+                409,
+                f"the name is taken by a {backend.object_type} made for {other}, which is "
+                "left alone; remove it, or make name_template tell the servers apart",
+            )
+        if not self.remove:
+            elsewhere = other or self._other_prefix(existing, spec)
+            if elsewhere is not None:
+                # its environment (service prefix, OAuth callback) cannot be rewritten
+                self.log.warning(
+                    "Recreating %s %s for %s: it was made for %s (a renamed server?) and "
+                    "cannot serve this one; files in its writable layer are lost, named "
+                    "volumes and host directories are kept",
+                    backend.object_type,
+                    spec.name,
+                    self._log_name,
+                    elsewhere,
+                )
+                await self._remove_settled(backend, existing.id)
+                return await backend.create(spec, self.pull_policy), True
             found = drift.drift(existing, spec)
             if drift.should_recreate(found, self.resume_drift):
                 self.log.warning(
@@ -663,7 +811,7 @@ class DockerSpawner(
                     found.describe(),
                     self.resume_drift,
                 )
-                await self._remove_settled(backend, spec.name)
+                await self._remove_settled(backend, existing.id)
                 return await backend.create(spec, self.pull_policy), True
             if found.any:
                 self.log.warning(
@@ -691,15 +839,55 @@ class DockerSpawner(
                 # the resumed server listens where it was told to when it was created
                 self.port = resumed_port
             return existing, False
-        if existing is not None:
-            self.log.warning(
-                "Removing %s %s (id: %s) that should have been cleaned up",
-                backend.object_type,
-                spec.name,
-                existing.id[:7],
-            )
-            await backend.remove(spec.name)
+        self.log.warning(
+            "Removing %s %s (id: %s) that should have been cleaned up",
+            backend.object_type,
+            spec.name,
+            existing.id[:7],
+        )
+        await self._remove_settled(backend, existing.id)
         return await backend.create(spec, self.pull_policy), True
+
+    def _other_hub(self, obj: ObservedObject) -> str | None:
+        """The other Hub whose id ``obj`` carries, or ``None`` when it is this Hub's.
+
+        Objects without the label (created by dockerspawner) count as this Hub's.
+        """
+        owner = obj.labels.get(LABEL_HUB)
+        return None if owner is None or owner == self.hub_id else owner
+
+    def _other_server(self, obj: ObservedObject, spec: ObjectSpec | None = None) -> str | None:
+        """Which other server ``obj`` was made for (its labels, else its environment)."""
+        return other_owner(
+            obj.labels,
+            obj.env,
+            user=self.user.name,
+            server=self.name or "",
+            service_prefix=spec.env.get("JUPYTERHUB_SERVICE_PREFIX") if spec else None,
+        )
+
+    def _other_prefix(self, obj: ObservedObject, spec: ObjectSpec) -> str | None:
+        """The other URL prefix ``obj`` serves under, when it differs from this start's."""
+        theirs = obj.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        ours = spec.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        return f"the URL prefix {theirs}" if theirs and ours and theirs != ours else None
+
+    def _owner_elsewhere(self, obj: ObservedObject) -> str | None:
+        """Whose ``obj`` is, when it is not this server's to rename or delete.
+
+        Another Hub's object never is; the object this server's state refers
+        to always is (a renamed server's still names the old server);
+        otherwise its user and server must be this one's.
+        """
+        hub = self._other_hub(obj)
+        if hub is not None:
+            return f"Hub {hub!r}"
+        return None if self._in_state(obj) else self._other_server(obj)
+
+    def _in_state(self, obj: ObservedObject) -> bool:
+        """Whether ``obj`` is the object this server's state refers to (by id)."""
+        known = self.object_id or ""
+        return bool(known) and (obj.id == known or (len(known) >= 12 and obj.id.startswith(known)))
 
     async def _discard_if_ours(self, backend: ObjectBackend, spec: ObjectSpec) -> None:
         """Cancelled during the create request: remove the object if Docker made it.

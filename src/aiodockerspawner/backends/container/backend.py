@@ -290,6 +290,11 @@ class ContainerBackend:
             # removal already in progress (AutoRemove got there first): "gone" means gone
             await self._wait_gone(name_or_id)
 
+    async def rename(self, name_or_id: str, new_name: str) -> None:
+        """Give the container another name (HTTP 409 when the name is taken)."""
+        async with docker_errors("rename container", name_or_id):
+            await self.docker.containers.container(name_or_id).rename(new_name)
+
     async def _wait_gone(self, name_or_id: str) -> None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + REMOVAL_DEADLINE
