@@ -13,10 +13,9 @@ import asyncio
 import inspect
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, ClassVar, NoReturn
+from typing import Any, ClassVar
 
 from jupyterhub.spawner import Spawner
-from tornado import web
 from traitlets import (
     Unicode,
     default,
@@ -24,7 +23,6 @@ from traitlets import (
 )
 
 from aiodockerspawner import progress
-from aiodockerspawner._version import __version__
 from aiodockerspawner.backends import (
     ContainerSource,
     DockerClient,
@@ -49,9 +47,9 @@ from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
-from aiodockerspawner.config.resources import ResourceConfig
+from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
-from aiodockerspawner.core import drift, lifetime, naming, options
+from aiodockerspawner.core import drift, naming, options
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
@@ -59,16 +57,13 @@ from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
 from aiodockerspawner.labels import (
     LABEL_HUB,
-    LABEL_MANAGED_BY,
-    LABEL_SERVER,
     LABEL_SPEC,
-    LABEL_USER,
-    LABEL_VERSION,
     other_owner,
 )
-from aiodockerspawner.model import Address, AddressPolicy, ObjectSpec, ObservedObject
+from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
 from aiodockerspawner.progress import SpawnProgress
-from aiodockerspawner.units import parse_bytes
+from aiodockerspawner.resolve import SpecResolver
+from aiodockerspawner.serverlifetime import ServerLifetime
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -83,6 +78,8 @@ class DockerSpawner(
     DeprecatedTraits,
     InternalSSL,
     ObjectAPI,
+    ServerLifetime,
+    SpecResolver,
     ImageConfig,
     NamingConfig,
     EndpointConfig,
@@ -273,148 +270,6 @@ class DockerSpawner(
             volumes=self.orphan_sweep_volumes,
         )
 
-    # -- JupyterHub 6: rename() and delete_forever() -----------------------------
-
-    def per_server_sources(self) -> list[lifetime.PerServerSource]:
-        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server.
-
-        They are rendered by :meth:`volume_source_name`, as at creation, so a
-        shortened volume name is looked up under the name it was created with.
-        """
-        return lifetime.per_server_sources(
-            self.volumes, self.read_only_volumes, self.mounts, render=self.volume_source_name
-        )
-
-    async def rename(self, old_name: str, new_name: str) -> None:
-        """Rename a stopped server, unless data named after it would be left behind.
-
-        A volume or host directory whose template uses the server name would
-        be looked up under the new name, so the rename is refused while one
-        exists. A kept container (``remove = False``) is renamed to the name
-        the new server name renders to, so that the old name is free for a
-        new server; its environment still says the old server name, so the
-        renamed server's next start recreates it (see :meth:`_adopt_existing`).
-        """
-        blockers = await lifetime.rename_blockers(
-            self.client, self.per_server_sources(), local_daemon=self.endpoint.is_unix
-        )
-        if blockers:
-            message = (
-                f"Cannot rename server {old_name!r} to {new_name!r}: "
-                f"{' and '.join(blockers)} named after it would be left behind under the "
-                "old name. Move the data and remove it first, or keep the name."
-            )
-            self._refuse_rename(message)
-        if not self.remove:
-            await self._rename_kept_object(old_name, new_name)
-
-    def _refuse_rename(self, message: str) -> NoReturn:
-        self.log.warning("Refused to rename %s: %s", self._log_name, message)
-        error = web.HTTPError(409, message.replace("%", "%%"))
-        error.jupyterhub_message = message  # type: ignore[attr-defined]
-        raise error
-
-    async def _rename_kept_object(self, old_name: str, new_name: str) -> None:
-        """Give the stopped object of this server the name ``new_name`` renders to."""
-        target = self.object_id or self.object_name
-        if not target:
-            return
-        backend = self.backend
-        existing = await backend.inspect(target)
-        if existing is None:
-            return
-        owner = self._owner_elsewhere(existing)
-        if owner is not None:
-            self.log.info(
-                "Renaming %s to %r: %s %s is not its own (it belongs to %s); left alone",
-                self._log_name,
-                new_name,
-                backend.object_type,
-                existing.name,
-                owner,
-            )
-            return
-        new_object_name = self.object_name_for(new_name, image=existing.image or None)
-        rename = getattr(backend, "rename", None)
-        if new_object_name != existing.name:
-            if rename is None:
-                self._refuse_rename(
-                    f"Cannot rename server {old_name!r} to {new_name!r}: its stopped "
-                    f"{backend.object_type} {existing.name} cannot be renamed; remove it first"
-                )
-            try:
-                await rename(existing.id, new_object_name)
-            except DockerOperationError as e:
-                self._refuse_rename(
-                    f"Cannot rename server {old_name!r} to {new_name!r}: its stopped "
-                    f"{backend.object_type} {existing.name} could not be renamed to "
-                    f"{new_object_name} ({e.reason})"
-                )
-            self.log.info(
-                "Renamed %s %s of %s to %s for server %r; its next start recreates it "
-                "(it was made for server %r)",
-                backend.object_type,
-                existing.name,
-                self._log_name,
-                new_object_name,
-                new_name,
-                old_name,
-            )
-        self.object_id = existing.id
-        self.object_name = new_object_name
-        if self.orm_spawner is not None:
-            # JupyterHub keeps the state across the rename and commits it with the new name
-            self.orm_spawner.state = self.get_state()
-
-    async def delete_forever(self) -> None:
-        """The server is deleted for good: remove its container and per-server volumes.
-
-        Only what is this server's goes: an object carrying another Hub's id,
-        or made for another user or server (and not the one in this server's
-        state), is left alone, and so is a volume labelled with another Hub's
-        id. Volumes whose name does not include the server name (shared by a
-        user's servers) and host directories are kept.
-        """
-        backend = self.backend
-        target = self.object_id or self.object_name
-        existing = await backend.inspect(target) if target else None
-        if existing is not None:
-            owner = self._owner_elsewhere(existing)
-            if owner is not None:
-                self.log.warning(
-                    "Deleting %s: leaving %s %s alone, it belongs to %s",
-                    self._log_name,
-                    self.object_type,
-                    existing.name,
-                    owner,
-                )
-            else:
-                self.log.info(
-                    "Removing %s %s of deleted server %s",
-                    self.object_type,
-                    existing.name,
-                    self._log_name,
-                )
-                await self._remove_settled(backend, existing.id)
-                self.object_id = ""
-        if not self.name:
-            return  # the default server's volumes belong to the user
-        names = [s.name for s in self.per_server_sources() if s.is_volume]
-        removed, kept, failed = await lifetime.remove_volumes(
-            self.client, names, hub_id=self.hub_id
-        )
-        for name in removed:
-            self.log.info("Removed volume %s of deleted server %s", name, self._log_name)
-        for name, hub in kept:
-            self.log.warning(
-                "Deleting %s: leaving volume %s alone, it belongs to Hub %r",
-                self._log_name,
-                name,
-                hub,
-            )
-        for error in failed:
-            self.log.warning("Could not remove a volume of %s: %s", self._log_name, error)
-
     # -- runtime state ------------------------------------------------------
 
     _starting = False
@@ -483,121 +338,10 @@ class DockerSpawner(
             state["object_name"] = self.object_name
         return state
 
-    # -- environment and spec -------------------------------------------------
-
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()
         env["JUPYTER_IMAGE_SPEC"] = self.image
         return env
-
-    async def _evaluate(self, trait: str) -> Any:
-        value = getattr(self, trait)
-        if callable(value):
-            value = await _maybe_await(value(self))
-        return value
-
-    async def _resource(self, trait: str, kind: str) -> Any:
-        function = self._resource_callable(trait)
-        value = await self._evaluate(trait) if function is None else function(self)
-        value = await _maybe_await(value)
-        if value is None:
-            return None
-        number: float
-        try:
-            if kind == "bytes":
-                number = parse_bytes(value, key=f"DockerSpawner.{trait}")
-            else:
-                number = float(value)
-        except (TypeError, ValueError) as e:
-            raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
-        if number <= 0:
-            raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
-        if function is not None:
-            self._set_evaluated(trait, int(number) if kind == "bytes" else number)
-        return number
-
-    async def _extra(self, trait: str) -> dict[str, Any]:
-        value = await self._evaluate(trait)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
-        ns = self.template_namespace()
-        setting = self._setting(trait)
-        for where, template in naming.host_path_templates(value):
-            self._checked_path(
-                template, str(naming.render_templates(template, ns)), setting + where
-            )
-        rendered = naming.render_templates(dict(value), ns)
-        return dict(rendered)
-
-    def _setting(self, trait: str) -> str:
-        """``Class.trait`` as a configuration file writes it (the class defining it).
-
-        A trait declared in a mixin (``config/``, ``SystemUserMixin``) is
-        configured under the spawner class that takes the mixin in.
-        """
-        mro = type(self).__mro__
-        owner = next((c for c in mro if trait in vars(c)), type(self))
-        while not issubclass(owner, Spawner):
-            owner = next((c for c in mro if owner in c.__bases__), type(self))
-        return f"{owner.__name__}.{trait}"
-
-    def _labels(self) -> dict[str, str]:
-        return {
-            LABEL_MANAGED_BY: "aiodockerspawner",
-            LABEL_HUB: self.hub_id,
-            LABEL_USER: self.user.name,
-            LABEL_SERVER: self.name or "",
-            LABEL_VERSION: __version__,
-        }
-
-    async def build_spec(self) -> ObjectSpec:
-        """Resolve configuration into the neutral spec; raises InvalidSpec on bad config."""
-        binds = self._volume_bind_list()
-        mounts = self.mount_binds
-        limits = {
-            "mem_limit": await self._resource("mem_limit", "bytes"),
-            "mem_guarantee": await self._resource("mem_guarantee", "bytes"),
-            "cpu_limit": await self._resource("cpu_limit", "cores"),
-            "cpu_guarantee": await self._resource("cpu_guarantee", "cores"),
-        }
-        env = {k: str(v) for k, v in self.get_env().items()}
-        for trait, value in limits.items():
-            # the base class exports the configured value; export the evaluated one
-            env.pop(trait.upper(), None)
-            if value is not None:
-                env[trait.upper()] = str(value)
-        return ObjectSpec(
-            name=self.object_name,
-            image=self.image,
-            env=env,
-            command=list(self.cmd) if self.cmd else None,
-            args=[str(a) for a in self.get_args()],
-            port=self.port,
-            labels=self._labels(),
-            network=self.network_name,
-            host_ip=None if self.use_internal_ip else self.host_ip,
-            binds=binds,
-            mounts=mounts,
-            links=dict(self.links),
-            mem_limit=limits["mem_limit"],
-            mem_guarantee=limits["mem_guarantee"],
-            cpu_limit=limits["cpu_limit"],
-            cpu_guarantee=limits["cpu_guarantee"],
-            auto_remove=self.remove,
-            extra_create=await self._extra("extra_create_kwargs"),
-            extra_host_config=await self._extra("extra_host_config"),
-        )
-
-    def address_policy(self) -> AddressPolicy:
-        return AddressPolicy(
-            use_internal_ip=self.use_internal_ip,
-            use_internal_hostname=self.use_internal_hostname,
-            network=self.network_name,
-            port=self.port,
-            host_ip=self.host_ip,
-        )
 
     # -- user options -----------------------------------------------------------
 
@@ -641,6 +385,7 @@ class DockerSpawner(
             or self.pre_spawn_hook is not None
             or self.options_from_form is not options.options_from_form
             or any(callable(getattr(self, name, None)) for name in callables)
+            or any(self._resource_callable(name) for name in RESOURCE_TRAITS)
         )
 
     # -- start / stop / poll ------------------------------------------------------

@@ -30,11 +30,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import aiodocker
-
-from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_HUB
 
@@ -79,22 +76,11 @@ def per_server_sources(
     return found
 
 
-async def volume_exists(docker: aiodocker.Docker, name: str) -> bool:
-    try:
-        async with docker_errors("inspect volume", name):
-            await docker._query_json(f"volumes/{name}")
-    except DockerOperationError as e:
-        if e.status == 404:
-            return False
-        raise
-    return True
-
-
 #: seconds a host path check may take; a slower one counts as "exists"
 PATH_CHECK_TIMEOUT = 5.0
 
 
-async def _exists(path: str) -> bool:
+async def path_exists(path: str) -> bool:
     """Whether ``path`` exists on the Hub's machine, without blocking the event loop.
 
     ``test -e`` runs as a subprocess: a stat that hangs (an unresponsive NFS
@@ -129,23 +115,31 @@ async def _exists(path: str) -> bool:
             proc.kill()  # takes effect once a hung stat returns; not waited for
 
 
+class Volumes(Protocol):
+    """What the lifetime hooks need of a backend: named volumes, by name."""
+
+    async def volume_labels(self, name: str) -> Mapping[str, str] | None: ...
+
+    async def remove_volume(self, name: str) -> bool: ...
+
+
 async def rename_blockers(
-    docker: aiodocker.Docker, sources: Iterable[PerServerSource], *, local_daemon: bool
+    volumes: Volumes, sources: Iterable[PerServerSource], *, local_daemon: bool
 ) -> list[str]:
     """The existing per-server volumes or directories a rename would orphan."""
     blockers = []
     for source in sources:
         if source.is_volume:
-            if await volume_exists(docker, source.name):
+            if await volumes.volume_labels(source.name) is not None:
                 blockers.append(f"volume {source.name}")
-        elif not local_daemon or await _exists(source.name):
+        elif not local_daemon or await path_exists(source.name):
             # a remote daemon's host paths cannot be checked from here
             blockers.append(f"directory {source.name}")
     return blockers
 
 
 async def remove_volumes(
-    docker: aiodocker.Docker, names: Iterable[str], *, hub_id: str
+    volumes: Volumes, names: Iterable[str], *, hub_id: str
 ) -> tuple[list[str], list[tuple[str, str]], list[DockerOperationError]]:
     """Remove the named volumes of this Hub: (removed, kept, failures).
 
@@ -158,16 +152,15 @@ async def remove_volumes(
     failed: list[DockerOperationError] = []
     for name in names:
         try:
-            async with docker_errors("inspect volume", name):
-                volume = await docker._query_json(f"volumes/{name}")
-            owner = (volume.get("Labels") or {}).get(LABEL_HUB)
+            labels = await volumes.volume_labels(name)
+            if labels is None:
+                continue
+            owner = labels.get(LABEL_HUB)
             if owner is not None and owner != hub_id:
                 kept.append((name, str(owner)))
                 continue
-            async with docker_errors("remove volume", name):
-                await docker._query_json(f"volumes/{name}", "DELETE")
-            removed.append(name)
+            if await volumes.remove_volume(name):
+                removed.append(name)
         except DockerOperationError as e:
-            if e.status != 404:
-                failed.append(e)
+            failed.append(e)
     return removed, kept, failed
