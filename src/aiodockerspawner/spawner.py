@@ -47,9 +47,9 @@ from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
-from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
+from aiodockerspawner.config.resources import ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
-from aiodockerspawner.core import drift, naming, options
+from aiodockerspawner.core import drift, naming
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
@@ -64,6 +64,7 @@ from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
 from aiodockerspawner.progress import SpawnProgress
 from aiodockerspawner.resolve import SpecResolver
 from aiodockerspawner.serverlifetime import ServerLifetime
+from aiodockerspawner.useroptions import UserOptionsHandling
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -79,6 +80,7 @@ class DockerSpawner(
     InternalSSL,
     ObjectAPI,
     ServerLifetime,
+    UserOptionsHandling,
     SpecResolver,
     ImageConfig,
     NamingConfig,
@@ -343,51 +345,6 @@ class DockerSpawner(
         env["JUPYTER_IMAGE_SPEC"] = self.image
         return env
 
-    # -- user options -----------------------------------------------------------
-
-    async def _apply_image_option(self) -> None:
-        requested, ignored = options.validate_user_options(self.user_options)
-        if ignored and not self._user_options_read_elsewhere():
-            shown = ", ".join(repr(k[:40]) for k in ignored[:5])
-            raise options.spawn_error(
-                f"Unknown user option(s) {shown}: this server accepts only 'image'",
-                reason="user_options",
-            )
-        if ignored:
-            self.log.debug(
-                "User options %s for %s are left to the Hub's own hooks",
-                ignored,
-                self._log_name,
-            )
-        if not requested:
-            return
-        allowed = await options.resolve_allowed_images(self.allowed_images, self)
-        self.image = options.check_allowed(allowed, requested)
-
-    def _user_options_read_elsewhere(self) -> bool:
-        """Whether admin code may consume user options this spawner does not read.
-
-        Keys nobody reads are refused (a typo or a probe should not pass
-        silently), but an ``apply_user_options`` hook, a ``pre_spawn_hook``, a
-        custom ``options_from_form`` or a callable setting (``mem_limit``,
-        ``extra_host_config``, ...) may legitimately use other keys.
-        """
-        callables = (
-            "mem_limit",
-            "mem_guarantee",
-            "cpu_limit",
-            "cpu_guarantee",
-            "extra_create_kwargs",
-            "extra_host_config",
-        )
-        return (
-            bool(getattr(self, "apply_user_options", None))
-            or self.pre_spawn_hook is not None
-            or self.options_from_form is not options.options_from_form
-            or any(callable(getattr(self, name, None)) for name in callables)
-            or any(self._resource_callable(name) for name in RESOURCE_TRAITS)
-        )
-
     # -- start / stop / poll ------------------------------------------------------
 
     def _fail(self, e: DockerOperationError) -> Exception:
@@ -420,6 +377,7 @@ class DockerSpawner(
             return url
         finally:
             self._starting = False
+            self._user_options_consumed()
             tracker.finish()
 
     def _choose_host_port(self) -> None:
@@ -437,7 +395,7 @@ class DockerSpawner(
             self._port_chosen = False
 
     async def _start(self) -> str:
-        await self._apply_image_option()
+        await self._ensure_user_options_applied()
         self._follow_image_in_name()
         self._choose_host_port()
         try:

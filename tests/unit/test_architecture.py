@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "config",
         "compat",
         "volumenamingstrategy",
+        "useroptions",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),
