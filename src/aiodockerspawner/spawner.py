@@ -47,6 +47,7 @@ from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
+from aiodockerspawner.config.profiles import ProfileConfig
 from aiodockerspawner.config.resources import ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
 from aiodockerspawner.core import drift, naming
@@ -83,6 +84,7 @@ class DockerSpawner(
     UserOptionsHandling,
     SpecResolver,
     ImageConfig,
+    ProfileConfig,
     NamingConfig,
     EndpointConfig,
     NetworkConfig,
