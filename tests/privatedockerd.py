@@ -63,7 +63,10 @@ def _pids_mentioning(text: str) -> list[int]:
 class PrivateDockerd:
     """``async with PrivateDockerd() as d:`` then ``d.url``, ``d.cli(...)``, ``d.kill()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, args: tuple[str, ...] = (), path: tuple[str, ...] = ()) -> None:
+        #: extra dockerd arguments, and directories put first on its PATH
+        self.args = args
+        self.path = path
         self.root = Path(tempfile.mkdtemp(prefix="adst-dockerd-", dir="/tmp"))
         self.socket = self.root / "docker.sock"
         self.pidfile = self.root / "docker.pid"
@@ -111,7 +114,9 @@ class PrivateDockerd:
             "--ip-forward=false",
             "--live-restore",
             "--storage-driver=vfs",
+            *self.args,
             stdin=asyncio.subprocess.DEVNULL,
+            env={**os.environ, "PATH": os.pathsep.join([*self.path, os.environ.get("PATH", "")])},
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -196,3 +201,32 @@ class PrivateDockerd:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+#: the name dockerd looks for on its PATH when it starts: with it, the daemon
+#: registers its "nvidia" device driver and accepts GPU DeviceRequests
+NVIDIA_HOOK = "nvidia-container-runtime-hook"
+
+
+def stand_in_nvidia_hook(directory: Path) -> Path:
+    """Write a stand-in NVIDIA prestart hook into ``directory``; returns ``directory``.
+
+    dockerd (20.10 here) only registers its ``nvidia`` device driver when
+    ``nvidia-container-runtime-hook`` is on its PATH at start; without it every
+    ``DeviceRequests`` entry fails the container start ("could not select
+    device driver"). With the driver registered, the daemon adds the hook to
+    the container's OCI spec and sets ``NVIDIA_VISIBLE_DEVICES`` to the
+    requested ids. This stand-in does nothing and succeeds, so containers with
+    real DeviceRequests start on a machine without GPUs: start a
+    :class:`PrivateDockerd` with ``path=(str(directory),)``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    hook = directory / NVIDIA_HOOK
+    hook.write_text(
+        "#!/bin/sh\n"
+        "# stand-in for NVIDIA's prestart hook: accept, change nothing\n"
+        "cat >/dev/null\n"
+        "exit 0\n"
+    )
+    hook.chmod(0o755)
+    return directory

@@ -21,6 +21,8 @@ LABEL_VERSION = "aiodockerspawner.version"
 LABEL_START = "aiodockerspawner.start-id"
 #: a digest of the configuration a container was created from (drift detection)
 LABEL_SPEC = "aiodockerspawner.spec-digest"
+#: the GPU device ids a container was given (comma-separated), for exclusive assignment
+LABEL_GPUS = "aiodockerspawner.gpus"
 
 MANAGED_BY = "aiodockerspawner"
 

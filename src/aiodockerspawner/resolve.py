@@ -140,6 +140,7 @@ class SpecResolver(HasTraits):
             auto_remove=self.remove,
             extra_create=await self._extra("extra_create_kwargs"),
             extra_host_config=await self._extra("extra_host_config"),
+            gpus=await self._gpu_request(),
         )
 
     def address_policy(self) -> AddressPolicy:

@@ -43,6 +43,7 @@ from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
 from aiodockerspawner.config.defaults import ContainerDefaults
 from aiodockerspawner.config.endpoint import EndpointConfig
+from aiodockerspawner.config.gpus import GpuConfig
 from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
@@ -54,6 +55,7 @@ from aiodockerspawner.core import drift, naming
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.gpuassignment import GpuAssignment
 from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
 from aiodockerspawner.labels import (
@@ -82,6 +84,7 @@ class DockerSpawner(
     ObjectAPI,
     ServerLifetime,
     UserOptionsHandling,
+    GpuAssignment,
     SpecResolver,
     ImageConfig,
     ProfileConfig,
@@ -91,6 +94,7 @@ class DockerSpawner(
     StorageConfig,
     LifecycleConfig,
     ResourceConfig,
+    GpuConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -380,6 +384,7 @@ class DockerSpawner(
         finally:
             self._starting = False
             self._user_options_consumed()
+            self._release_gpu_reservation()
             tracker.finish()
 
     def _choose_host_port(self) -> None:
@@ -405,6 +410,7 @@ class DockerSpawner(
         except InvalidSpec as e:
             self.log.error("Invalid configuration for %s: %s", self._log_name, e)
             raise
+        spec = await self._assign_gpus(spec)
         spec.labels[LABEL_SPEC] = drift.spec_digest(spec)
         backend = self.backend
         created = False

@@ -48,6 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "compat",
         "volumenamingstrategy",
         "useroptions",
+        "gpuassignment",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),
