@@ -383,3 +383,30 @@ async def test_swarm_refuses_device_ids() -> None:
     spawner = make_spawner(SwarmSpawner, gpus=["0"])
     with pytest.raises(InvalidSpec, match="device ids and 'all' cannot be asked"):
         await spawner._assign_gpus(await spawner.build_spec())
+
+
+async def test_a_resumed_server_keeps_its_device_or_is_recreated_with_another(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    def gpu_server(user: str) -> DockerSpawner:
+        return fake_spawner(
+            user=user, gpus=1, gpu_assignment="exclusive", gpu_devices=["0", "1"], remove=False
+        )
+
+    ann, bob = gpu_server("ann"), gpu_server("bob")
+    await ann.start()
+    first_id = ann.object_id
+    await ann.stop()
+    await ann.start()  # its device is free: the same container resumes with it
+    assert ann.object_id == first_id
+    assert fake_docker.containers[first_id].config["Labels"][LABEL_GPUS] == "0"
+    await ann.stop()
+    await bob.start()  # the stopped container holds nothing: bob gets device 0
+    await ann.start()  # device 0 is bob's now: ann's container is made again with 1
+    try:
+        assert ann.object_id != first_id
+        assert fake_docker.containers[ann.object_id].config["Labels"][LABEL_GPUS] == "1"
+        assert fake_docker.containers[bob.object_id].config["Labels"][LABEL_GPUS] == "0"
+    finally:
+        await ann.stop()
+        await bob.stop()
