@@ -397,6 +397,7 @@ class DockerSpawner(
 
     def clear_state(self) -> None:
         super().clear_state()
+        self._user_options_consumed()  # a new start applies its own options
         if self._port_chosen:
             self.port = 0  # the next start picks a fresh free port
             self._port_chosen = False
