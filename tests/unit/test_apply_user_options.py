@@ -104,3 +104,22 @@ async def test_start_applies_the_options_when_nothing_did(
         (container,) = fake_docker.containers.values()
         assert container.config["Image"] == image
         await spawner.stop()
+
+
+async def test_a_spawn_that_never_started_does_not_leave_its_options_applied(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    fake_docker.add_image(ALT)
+    spawner = fake_spawner(allowed_images={"alt": ALT}, remove=True)
+    await spawner._run_apply_user_options({"image": "alt"})
+    # the spawn failed before start() (a pre_spawn_hook raised); JupyterHub stops
+    # the server, and clears the state before the next spawn's options
+    await spawner.stop()
+    spawner.clear_state()
+    spawner.user_options = {}
+    await spawner.start()
+    try:
+        (container,) = fake_docker.containers.values()
+        assert container.config["Image"] == DEFAULT_IMAGE
+    finally:
+        await spawner.stop()
