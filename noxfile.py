@@ -9,12 +9,15 @@ Docker daemon, installs configurable-http-proxy and builds the local test images
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).resolve().parent
 ENSURE_SERVICES = str(ROOT / "scripts" / "ensure-services")
+#: where the tests session builds the sdist and wheel (tests/package installs them)
+DIST = ROOT / ".cache" / "dist"
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["tests"]
@@ -34,14 +37,31 @@ def _jupyterhub_version(session: nox.Session) -> str:
     return version
 
 
-def _ensure_services(session: nox.Session) -> None:
-    """Run scripts/ensure-services for the session's jupyterhub version."""
+def _ensure_services(session: nox.Session, *args: str) -> None:
+    """Run scripts/ensure-services (with ``args``) for the session's jupyterhub version."""
     version = _jupyterhub_version(session)
     session.run(
         ENSURE_SERVICES,
+        *args,
         external=True,
         env={"JUPYTERHUB_VERSION": version, "PYTHON": os.path.join(session.bin, "python")},
     )
+
+
+def _build_dist(session: nox.Session) -> None:
+    """Build the sdist and wheel into .cache/dist and check them as PyPI would.
+
+    ``python -m build`` fetches the build backend (hatchling) from the package
+    index into an isolated environment; ``twine check --strict`` fails on
+    metadata or a README that the index would not render. pytest finds the
+    result through ``AIODOCKERSPAWNER_TEST_DIST`` (tests/package installs the
+    wheel into a clean virtualenv, tests/deploy builds the example Hub image
+    from it).
+    """
+    shutil.rmtree(DIST, ignore_errors=True)
+    session.run("python", "-m", "build", "--outdir", str(DIST), str(ROOT))
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in DIST.iterdir()))
+    session.env["AIODOCKERSPAWNER_TEST_DIST"] = str(DIST)
 
 
 def _build_docs(session: nox.Session) -> None:
@@ -53,15 +73,18 @@ def _build_docs(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Lint, build the docs, bring the services up, then run pytest (arguments go to pytest).
+    """Lint, build the docs and the package, bring the services up, then run pytest
+    (arguments go to pytest).
 
-    Lint (ruff, mypy) and the docs build take about half a minute and run here
-    so that CI, which runs this session only, fails on them too; they run first
-    so that pytest's summary stays the last thing printed.
+    Lint (ruff, mypy), the docs build and the package build with its
+    ``twine check`` take about a minute and run here so that CI, which runs
+    this session only, fails on them too; they run first so that pytest's
+    summary stays the last thing printed.
     """
-    session.install("-e", ".[test,docs,lint]")
+    session.install("-e", ".[test,docs,lint,release]")
     _lint(session)
     _build_docs(session)
+    _build_dist(session)
     _ensure_services(session)
     session.run("pytest", *session.posargs)
 
