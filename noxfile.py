@@ -3,7 +3,9 @@
 Each session gets its own virtualenv (made with the interpreter that runs nox).
 ``tests`` and ``demo`` first run ``scripts/ensure-services``, which starts the
 Docker daemon, installs configurable-http-proxy and builds the local test images
-(the single-user image for the jupyterhub version installed in the session).
+(the single-user image for the jupyterhub version installed in the session);
+``tests`` asks it for every service (swarm, Podman, a registry, Docker Compose
+too), ``demo`` only for what the demo Hub needs.
 """
 
 from __future__ import annotations
@@ -117,7 +119,8 @@ def demo(session: nox.Session) -> None:
     out of the checkout. Stop it with Ctrl-C.
     """
     session.install("-e", ".")
-    _ensure_services(session)
+    # Docker, the proxy and the single-user image: no swarm, Podman or registry
+    _ensure_services(session, "--only", "docker,proxy,images", "--images", "singleuser")
     workdir = ROOT / ".cache" / "demo"
     workdir.mkdir(parents=True, exist_ok=True)
     config = ROOT / "examples" / "demo" / "jupyterhub_config.py"
