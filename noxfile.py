@@ -116,7 +116,11 @@ def demo(session: nox.Session) -> None:
     """A Hub on http://127.0.0.1:8000 (any user name, any password) spawning with Docker.
 
     It runs in .cache/demo so that its sqlite database and cookie secret stay
-    out of the checkout. Stop it with Ctrl-C.
+    out of the checkout. Stop it with Ctrl-C: the Hub then stops the users'
+    servers (``cleanup_servers``), which nox waits for (by default it would
+    terminate the Hub 0.3 s after Ctrl-C and kill it 0.2 s later, in the middle
+    of that cleanup). Arguments go to ``jupyterhub``, e.g.
+    ``-- --JupyterHub.bind_url=http://127.0.0.1:8123`` for another port.
     """
     session.install("-e", ".")
     # Docker, the proxy and the single-user image: no swarm, Podman or registry
@@ -125,7 +129,7 @@ def demo(session: nox.Session) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config = ROOT / "examples" / "demo" / "jupyterhub_config.py"
     session.chdir(workdir)
-    session.run("jupyterhub", "-f", str(config), *session.posargs)
+    session.run("jupyterhub", "-f", str(config), *session.posargs, interrupt_timeout=60)
 
 
 @nox.session
