@@ -107,6 +107,9 @@ class ObservedObject:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: the Engine's inspect document, for hooks and debugging only
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: what runs the object now when that is not the object itself (a swarm
+    #: service's current task id); empty for containers
+    instance_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -160,3 +160,6 @@ def multinode_session(docker_daemon: None) -> Iterator[MultiNode]:
 def multinode(multinode_session: MultiNode) -> MultiNode:
     """The swarm as the script leaves it (a worker killed or drained by a test is back)."""
     return bring_up()
+
+
+from tests.e2e.conftest import start_hub  # noqa: E402, F401  (the Hub factory fixture)

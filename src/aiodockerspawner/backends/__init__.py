@@ -21,7 +21,7 @@ from aiodockerspawner.backends.docker.client import (
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
-from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends.service.backend import LOST, TASK_PENDING_STATES, ServiceBackend
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -34,6 +34,7 @@ from aiodockerspawner.model import (
 )
 
 __all__ = [
+    "LOST",
     "TASK_PENDING_STATES",
     "Address",
     "AddressPolicy",

@@ -59,6 +59,13 @@ TASK_PENDING_STATES = frozenset(
 )
 #: task states it never leaves
 TASK_FINAL_STATES = frozenset({"complete", "shutdown", "failed", "rejected", "orphaned", "remove"})
+#: desired states in which swarm still wants a task to run (``ready``: a
+#: replacement waiting for its restart delay)
+TASK_WANTED_STATES = TASK_PENDING_STATES | {"running"}
+#: task states a task reaches by itself: its process ended, or it never started
+TASK_ENDED_STATES = frozenset({"complete", "failed", "rejected"})
+#: :attr:`ObjectStatus.status` of a task swarm took away from its node
+LOST = "lost"
 #: how long ``start`` waits for the task to run unless told otherwise
 DEFAULT_START_DEADLINE = 60.0
 #: first and largest pause between two looks at a task
@@ -84,13 +91,13 @@ def _created(task: Mapping[str, Any]) -> tuple[str, int]:
 def current_task(tasks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The task that stands for the service now.
 
-    The newest task swarm still wants running, else the newest task at all
-    (a server that exited or was rejected keeps its last task, with restart
-    condition ``none``).
+    The newest task swarm still wants running (or ready to run), else the
+    newest task at all (a server that exited or was rejected keeps its last
+    task, with restart condition ``none``).
     """
     if not tasks:
         return None
-    wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+    wanted = [t for t in tasks if t.get("DesiredState") in TASK_WANTED_STATES]
     return max(wanted or tasks, key=_created)
 
 
@@ -104,11 +111,36 @@ def task_error(task: Mapping[str, Any]) -> str:
     return str(status.get("Err") or status.get("Message") or "")
 
 
+def task_lost(task: Mapping[str, Any]) -> bool:
+    """Whether swarm took the task away rather than its server ending by itself.
+
+    Swarm stops wanting a task to run (its desired state goes past
+    ``running``) when its node is drained, goes down or leaves, when the
+    service is updated or removed, and also once the task's process ended.
+    Only in the last case did the task reach an end state by itself: in the
+    others its state is still the last one its node reported (``running``
+    for a node that died), or ``shutdown`` once the node stopped it.
+    """
+    desired = str(task.get("DesiredState") or "running")
+    return desired not in TASK_WANTED_STATES and task_state(task) not in TASK_ENDED_STATES
+
+
 def task_status(task: Mapping[str, Any]) -> ObjectStatus:
-    """A task's state as an :class:`ObjectStatus` (``status`` is the task state)."""
+    """A task's state as an :class:`ObjectStatus` (``status`` is the task state).
+
+    A task swarm took away (:func:`task_lost`) is not running whatever its
+    node last reported; its status is :data:`LOST`.
+    """
     if not task:
         return ObjectStatus(running=False, status="missing", error="the service has no task")
     status = task.get("Status") or {}
+    if task_lost(task):
+        node = str(task.get("NodeID") or "?")
+        return ObjectStatus(
+            running=False,
+            status=LOST,
+            error=f"swarm took the task off node {node} (drained, down or gone from the swarm)",
+        )
     state = task_state(task)
     exit_code = (status.get("ContainerStatus") or {}).get("ExitCode")
     if state in ("failed", "rejected", "orphaned") and not exit_code:
@@ -144,6 +176,7 @@ def observed_from_service(
         env=_env_dict(container.get("Env")),
         labels=dict(spec.get("Labels") or {}),
         raw=service,
+        instance_id=str((task or {}).get("ID") or ""),
         task=task or {},
     )
 
@@ -210,6 +243,8 @@ def _restarts(service: Mapping[str, Any]) -> bool:
 
 
 def _task_message(task: Mapping[str, Any]) -> str:
+    if task and task_lost(task):
+        return f"task {LOST}: {task_status(task).error}"
     state = task_state(task) or "not created"
     error = task_error(task)
     return f"task {state}: {error}" if error and error != state else f"task {state}"
@@ -370,7 +405,8 @@ class ServiceBackend:
             if state == "running" and task is not None:
                 log.debug("Task of service %s is running", obj.name)
                 return observed_from_service(service, task)
-            if task is not None and state in TASK_FINAL_STATES and not _restarts(service):
+            ended = state in TASK_FINAL_STATES or (task is not None and task_lost(task))
+            if task is not None and ended and not _restarts(service):
                 raise DockerOperationError("start service", obj.name, 0, _task_message(task))
             if loop.time() >= deadline:
                 what = _task_message(task) if task else "no task was scheduled"
@@ -463,15 +499,29 @@ class ServiceBackend:
                 if e.status not in (404, 409):
                     raise
 
+    async def _node_down(self, node_id: str) -> bool:
+        """Whether swarm has marked the node down (a node it cannot ask any more)."""
+        try:
+            async with docker_errors("inspect node", node_id):
+                node = await self.docker.nodes.inspect(node_id=node_id)
+        except DockerOperationError as e:
+            return e.status == 404
+        return str((node.get("Status") or {}).get("State") or "") == "down"
+
     async def _gone(self, task_ids: Sequence[str], container_ids: Sequence[str]) -> bool:
         for task_id in task_ids:
             try:
                 async with docker_errors("inspect task", task_id):
-                    await self.docker.tasks.inspect(task_id)
-                return False
+                    task = await self.docker.tasks.inspect(task_id)
             except DockerOperationError as e:
                 if e.status != 404:
                     raise
+                continue
+            # a task on a node that is down stays until the node comes back (and
+            # then removes its container): nothing runs to wait for
+            node_id = str(task.get("NodeID") or "")
+            if not node_id or not await self._node_down(node_id):
+                return False
         for container_id in container_ids:
             if await self.containers.inspect(container_id) is not None:
                 return False
@@ -501,6 +551,28 @@ class ServiceBackend:
                 killed = True
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, MAX_DELAY)
+
+    async def reschedule(self, name_or_id: str) -> None:
+        """Have swarm replace the service's task (a forced update, as ``--force`` does).
+
+        The new task is placed like any other: on a node that is available
+        now, so a task lost with its node (drained, down) runs elsewhere. The
+        registry credentials given at create time are kept by the Engine.
+        """
+        service = await self._service(name_or_id)
+        if service is None:
+            raise DockerOperationError("reschedule service", name_or_id, 404, "no such service")
+        spec = copy.deepcopy(dict(service.get("Spec") or {}))
+        template = spec.setdefault("TaskTemplate", {})
+        template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+        version = int((service.get("Version") or {}).get("Index") or 0)
+        async with docker_errors("reschedule service", str(spec.get("Name") or name_or_id)):
+            await self.docker._query_json(
+                f"services/{service['ID']}/update",
+                "POST",
+                params={"version": version},
+                data=spec,
+            )
 
     async def remove(self, name_or_id: str) -> None:
         try:
