@@ -18,6 +18,7 @@ from traitlets import (
 from traitlets import (
     CaselessStrEnum,
     Dict,
+    Float,
     Union,
     default,
     validate,
@@ -28,9 +29,12 @@ from traitlets import (
 
 from aiodockerspawner.backends import (
     LOST,
+    REMOVED,
     TASK_PENDING_STATES,
     ObjectBackend,
     ServiceBackend,
+    TaskSnapshot,
+    get_task_snapshot,
     service_backend,
 )
 from aiodockerspawner.core.naming import service_name
@@ -205,6 +209,26 @@ class SwarmSpawner(DockerSpawner):
         """,
     ).tag(config=True)
 
+    task_list_max_age = Float(
+        None,
+        allow_none=True,
+        help="""
+        How old, in seconds, the Hub-wide task list may be when ``poll()``
+        reads a server's state from it. ``None`` (the default) means
+        ``poll_interval``: the Hub then makes one ``GET /tasks`` request per
+        poll interval, whatever the number of servers, instead of two
+        requests per server and poll (a service inspect and a task list, as
+        dockerspawner does). A server whose process exits is therefore
+        reported within two poll intervals at most. A node that is drained,
+        goes down or leaves makes the next poll list again (the Hub follows
+        the manager's node events), so a server lost with its node is
+        reported at the next poll. ``0`` lists at every poll (polls that
+        arrive together still share one list).
+
+        .. versionadded:: 0.1
+        """,
+    ).tag(config=True)
+
     # -- the backend -------------------------------------------------------------
 
     @property
@@ -249,7 +273,7 @@ class SwarmSpawner(DockerSpawner):
         says; a server that swarm moved to a new task (a reschedule, or an
         update of the service by hand) has its address followed.
         """
-        obj = self._ours(await self.backend.inspect(target))
+        obj = self._ours(await self._look(target))
         if obj is None or self._starting:
             return obj
         if self._moving is not None and not self._moving.done():
@@ -269,10 +293,28 @@ class SwarmSpawner(DockerSpawner):
             self._task_id = obj.instance_id
         return obj
 
+    @property
+    def task_snapshot(self) -> TaskSnapshot:
+        """The Hub-wide task list of this spawner's endpoint and hub id."""
+        return get_task_snapshot(self.endpoint, self.hub_id)
+
+    async def _look(self, target: str) -> ObservedObject | None:
+        """The service's state: from the shared task list when its id is known."""
+        if self.object_id and target == self.object_id:
+            setting = self.task_list_max_age
+            max_age = float(self.poll_interval if setting is None else setting)
+            return await self._service_backend.inspect_shared(
+                target, self.task_snapshot, max_age=max(0.0, max_age)
+            )
+        return await self.backend.inspect(target)
+
     def _ended(self, obj: ObservedObject) -> bool:
         return not obj.status.running and obj.status.status not in self._starting_states
 
     async def _remove_ended(self, obj: ObservedObject) -> None:
+        if obj.status.status == REMOVED:
+            self.log.info("Service %s of %s was removed", obj.name or obj.id, self._log_name)
+            return
         if obj.status.status == LOST:
             self.log.warning(
                 "Server of %s is lost: %s; removing service %s",
@@ -323,6 +365,7 @@ class SwarmSpawner(DockerSpawner):
             self.log.error("Could not reschedule service %s: %s", name, e)
             await self._remove_ended(obj)
             return obj
+        self.task_snapshot.invalidate(f"service {name} rescheduled")
         self._moving = asyncio.ensure_future(self._follow_move(obj.id, name, obj.instance_id))
         return _still_starting(obj, "moving to another node")
 
@@ -363,6 +406,11 @@ class SwarmSpawner(DockerSpawner):
     async def _follow(self, obj: ObservedObject) -> None:
         """The server runs in another task than the Hub knows: move its address there."""
         try:
+            if not obj.raw:  # from the task list: the address needs the service too
+                fresh = await self.backend.inspect(obj.id)
+                if fresh is None:
+                    return
+                obj = fresh
             address = await self.backend.address(obj, self.address_policy())
         except DockerOperationError as e:
             self.log.warning("Cannot find the new address of %s: %s", self._log_name, e)

@@ -79,6 +79,9 @@ def test_a_task_swarm_took_away_is_lost_whatever_its_node_last_said() -> None:
     for ended in ("complete", "failed", "rejected"):
         assert not task_lost(task(ended, desired="shutdown"))
     assert not task_lost(task("running"))
+    # a service being removed is not a loss
+    removed = task("running", desired="remove")
+    assert not task_lost(removed) and task_status(removed).status == "removed"
     assert not task_lost(task("pending", desired="ready"))
 
 
@@ -305,6 +308,9 @@ class StubServices(ServiceBackend):
         self.calls.append(("inspect", name_or_id))
         return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
 
+    async def inspect_shared(self, service_id: str, snapshot: Any, *, max_age: float) -> Any:
+        return await self.inspect(service_id)
+
     async def remove(self, name_or_id: str) -> None:
         self.calls.append(("remove", name_or_id))
 
@@ -315,6 +321,7 @@ class StubServices(ServiceBackend):
         from aiodockerspawner.model import Address
 
         node = obj.task.get("NodeID")
+        assert obj.raw, "an address needs the service document"
         return Address(f"10.0.0.{node[-1]}", 30000 + int(node[-1]))
 
 
@@ -393,3 +400,27 @@ async def test_a_rescheduled_server_that_does_not_come_back_is_reported_stopped(
     assert "new task ended" in spawner._move_failed
     assert await spawner.poll() == 1
     assert ("remove", "svc1") in backend.calls
+
+
+def test_a_task_list_tells_each_service_its_current_task() -> None:
+    from aiodockerspawner.backends.service.backend import observed_from_tasks
+    from aiodockerspawner.backends.service.snapshot import group_by_service
+
+    old = {**task("failed", desired="shutdown", created="2024-01-01T00:00:00Z"), "ServiceID": "a"}
+    new = {
+        **task("running", created="2024-01-01T00:00:05Z"),
+        "ServiceID": "a",
+        "Spec": {"ContainerSpec": {"Image": "img", "Env": ["X=1"]}},
+    }
+    other = {**task("preparing"), "ServiceID": "b"}
+    grouped = group_by_service([old, new, other, {"ID": "orphan"}])
+    assert sorted(grouped) == ["a", "b"] and len(grouped["a"]) == 2
+    obs = observed_from_tasks("a", grouped["a"], hub_id="h")
+    assert obs.status.running and obs.instance_id == new["ID"]
+    assert (obs.id, obs.image, dict(obs.env), dict(obs.labels)) == (
+        "a",
+        "img",
+        {"X": "1"},
+        {"aiodockerspawner.hub-id": "h"},
+    )
+    assert not obs.raw  # the service document is not in a task list

@@ -21,7 +21,17 @@ from aiodockerspawner.backends.docker.client import (
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
-from aiodockerspawner.backends.service.backend import LOST, TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends.service.backend import (
+    LOST,
+    REMOVED,
+    TASK_PENDING_STATES,
+    ServiceBackend,
+)
+from aiodockerspawner.backends.service.snapshot import (
+    TaskSnapshot,
+    get_task_snapshot,
+    stop_task_snapshots,
+)
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -35,6 +45,7 @@ from aiodockerspawner.model import (
 
 __all__ = [
     "LOST",
+    "REMOVED",
     "TASK_PENDING_STATES",
     "Address",
     "AddressPolicy",
@@ -51,6 +62,7 @@ __all__ = [
     "PullOptions",
     "PullPolicy",
     "ServiceBackend",
+    "TaskSnapshot",
     "VolumeBind",
     "WatchSource",
     "Watcher",
@@ -58,6 +70,7 @@ __all__ = [
     "container_backend",
     "find_credentials",
     "get_sweeper",
+    "get_task_snapshot",
     "get_watcher",
     "resolve_endpoint",
     "service_backend",
@@ -81,4 +94,5 @@ async def close_all() -> None:
     """Stop the sweepers and watchers and close the clients of the running loop."""
     await stop_sweepers()
     await stop_watchers()
+    await stop_task_snapshots()
     await close_shared_clients()

@@ -39,7 +39,9 @@ from aiodockerspawner.backends.container.backend import ContainerBackend, intern
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.backends.service.snapshot import TaskSnapshot
 from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.labels import LABEL_HUB
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -66,6 +68,8 @@ TASK_WANTED_STATES = TASK_PENDING_STATES | {"running"}
 TASK_ENDED_STATES = frozenset({"complete", "failed", "rejected"})
 #: :attr:`ObjectStatus.status` of a task swarm took away from its node
 LOST = "lost"
+#: :attr:`ObjectStatus.status` of a task whose service is being removed
+REMOVED = "removed"
 #: how long ``start`` waits for the task to run unless told otherwise
 DEFAULT_START_DEADLINE = 60.0
 #: first and largest pause between two looks at a task
@@ -116,12 +120,15 @@ def task_lost(task: Mapping[str, Any]) -> bool:
 
     Swarm stops wanting a task to run (its desired state goes past
     ``running``) when its node is drained, goes down or leaves, when the
-    service is updated or removed, and also once the task's process ended.
+    service is updated, and also once the task's process ended (a service
+    being removed sets ``remove``: not a loss either).
     Only in the last case did the task reach an end state by itself: in the
     others its state is still the last one its node reported (``running``
     for a node that died), or ``shutdown`` once the node stopped it.
     """
     desired = str(task.get("DesiredState") or "running")
+    if desired == "remove":  # the service is being removed: that is not a loss
+        return False
     return desired not in TASK_WANTED_STATES and task_state(task) not in TASK_ENDED_STATES
 
 
@@ -134,6 +141,8 @@ def task_status(task: Mapping[str, Any]) -> ObjectStatus:
     if not task:
         return ObjectStatus(running=False, status="missing", error="the service has no task")
     status = task.get("Status") or {}
+    if task.get("DesiredState") == "remove" and task_state(task) not in TASK_ENDED_STATES:
+        return ObjectStatus(running=False, status=REMOVED, error="the service is being removed")
     if task_lost(task):
         node = str(task.get("NodeID") or "?")
         return ObjectStatus(
@@ -178,6 +187,28 @@ def observed_from_service(
         raw=service,
         instance_id=str((task or {}).get("ID") or ""),
         task=task or {},
+    )
+
+
+def observed_from_tasks(
+    service_id: str, tasks: Sequence[Mapping[str, Any]], *, hub_id: str
+) -> ObservedService:
+    """What a task list tells of one service of the Hub ``hub_id`` (pure).
+
+    The list does not carry the service's own document: ``name`` and ``raw``
+    are empty, and ``labels`` holds only the hub id the list was filtered on.
+    """
+    task = current_task(tasks) or {}
+    container = (task.get("Spec") or {}).get("ContainerSpec") or {}
+    return ObservedService(
+        id=service_id,
+        name="",
+        image=str(container.get("Image", "")),
+        status=task_status(task),
+        env=_env_dict(container.get("Env")),
+        labels={LABEL_HUB: hub_id},
+        instance_id=str(task.get("ID") or ""),
+        task=task,
     )
 
 
@@ -307,6 +338,16 @@ class ServiceBackend:
             return None
         tasks = await self._tasks(str(service["ID"]))
         return observed_from_service(service, current_task(tasks))
+
+    async def inspect_shared(
+        self, service_id: str, snapshot: TaskSnapshot, *, max_age: float
+    ) -> ObservedService | None:
+        """The service's state from the Hub's shared task list (no request of its own
+        while the list is young enough); one inspect when the list does not have it."""
+        tasks = await snapshot.tasks_of(service_id, max_age=max_age)
+        if tasks is None:
+            return await self.inspect(service_id)
+        return observed_from_tasks(service_id, tasks, hub_id=snapshot.hub_id)
 
     # -- images ------------------------------------------------------------------
 
