@@ -234,7 +234,7 @@ class SwarmSpawner(DockerSpawner):
     @property
     def backend(self) -> ObjectBackend:
         deadline = max(1.0, float(self.start_timeout) - START_DEADLINE_MARGIN)
-        return service_backend(self.endpoint, start_deadline=deadline)
+        return service_backend(self.endpoint, start_deadline=deadline, pulls=self.pull_options())
 
     async def build_spec(self) -> ServiceObjectSpec:
         base = await super().build_spec()

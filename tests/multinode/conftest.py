@@ -163,3 +163,4 @@ def multinode(multinode_session: MultiNode) -> MultiNode:
 
 
 from tests.e2e.conftest import start_hub  # noqa: E402, F401  (the Hub factory fixture)
+from tests.multinode.authregistry import auth_registry  # noqa: E402, F401

@@ -83,10 +83,15 @@ def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBacken
     return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
 
 
-def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBackend:
+def service_backend(
+    endpoint: Endpoint, *, start_deadline: float, pulls: PullOptions | None = None
+) -> ServiceBackend:
     """The backend for swarm services on ``endpoint``, on the Hub's shared client."""
     return ServiceBackend(
-        shared_client(endpoint), docker_host=endpoint.host, start_deadline=start_deadline
+        shared_client(endpoint),
+        docker_host=endpoint.host,
+        start_deadline=start_deadline,
+        pulls=pulls,
     )
 
 

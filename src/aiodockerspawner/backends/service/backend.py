@@ -38,6 +38,7 @@ from aiodockerspawner import progress
 from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
 from aiodockerspawner.backends.service.body import service_create_body
 from aiodockerspawner.backends.service.snapshot import TaskSnapshot
 from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
@@ -300,12 +301,16 @@ class ServiceBackend:
         *,
         docker_host: str = "127.0.0.1",
         start_deadline: float = DEFAULT_START_DEADLINE,
+        pulls: PullOptions | None = None,
     ) -> None:
         self.docker = docker
         self.docker_host = docker_host
         self.start_deadline = start_deadline
+        #: credentials (``registry_credentials``) for the service's image, and pulls
+        #: on the manager when ``pull_policy`` asks for them
+        self.pulls = pulls
         #: the node-local containers of tasks (exec, stop, addresses on node networks)
-        self.containers = ContainerBackend(docker, docker_host=docker_host)
+        self.containers = ContainerBackend(docker, docker_host=docker_host, pulls=pulls)
 
     # -- reading -----------------------------------------------------------------
 
@@ -391,21 +396,13 @@ class ServiceBackend:
         if spec.command is None and spec.args:
             image_cmd = await self._image_cmd(spec.image, policy)
         body = service_create_body(service_spec, image_cmd=image_cmd)
-        # aiodocker's services.create converts ContainerSpec.Env from a dict, in place
-        template = copy.deepcopy(body["TaskTemplate"])
-        container = template["ContainerSpec"]
-        if "Env" in container:
-            container["Env"] = _env_for_aiodocker(container["Env"])
+        # as `docker service create --with-registry-auth`: the manager resolves the
+        # image with these credentials and hands them to the node that runs the task
+        headers = await self._auth_headers(spec.image)
         try:
             async with docker_errors("create service", spec.name):
-                created = await self.docker.services.create(
-                    template,
-                    name=body["Name"],
-                    labels=body.get("Labels"),
-                    mode=body.get("Mode"),
-                    update_config=body.get("UpdateConfig"),
-                    rollback_config=body.get("RollbackConfig"),
-                    endpoint_spec=body.get("EndpointSpec"),
+                created = await self.docker._query_json(
+                    "services/create", "POST", data=body, headers=headers
                 )
         except DockerOperationError as e:
             if e.status == 409:
@@ -419,6 +416,31 @@ class ServiceBackend:
             env=dict(spec.env),
             labels=dict(spec.labels),
         )
+
+    async def _auth_headers(self, image: str) -> dict[str, str]:
+        """``X-Registry-Auth`` for ``image`` from ``registry_credentials``, if any."""
+        lookup = self.pulls.credentials if self.pulls is not None else None
+        credentials = await lookup(image) if lookup is not None else None
+        if not credentials:
+            return {}
+        return {"X-Registry-Auth": registry_auth_header(credentials, image)}
+
+    async def _registry_says(self, image: str) -> str:
+        """What the image's registry answers the manager (with the credentials), if an error.
+
+        A node that cannot pull the task's image reports only "No such
+        image"; the registry's own reason (no credentials, wrong ones, no
+        such repository) is in that node's daemon log. The manager asks the
+        registry the same question (``GET /distribution/{image}/json``).
+        """
+        try:
+            async with docker_errors("ask the registry about", image):
+                await self.docker._query_json(
+                    f"distribution/{image}/json", "GET", headers=await self._auth_headers(image)
+                )
+        except DockerOperationError as e:
+            return e.message
+        return ""
 
     async def start(self, obj: ObservedObject) -> ObservedObject:
         """Wait until the service's task runs; the task's error ends the wait early."""
@@ -448,7 +470,12 @@ class ServiceBackend:
                 return observed_from_service(service, task)
             ended = state in TASK_FINAL_STATES or (task is not None and task_lost(task))
             if task is not None and ended and not _restarts(service):
-                raise DockerOperationError("start service", obj.name, 0, _task_message(task))
+                message = _task_message(task)
+                if "No such image" in task_error(task):
+                    said_by_registry = await self._registry_says(obj.image)
+                    if said_by_registry:
+                        message = f"{message} (the registry says: {said_by_registry})"
+                raise DockerOperationError("start service", obj.name, 0, message)
             if loop.time() >= deadline:
                 what = _task_message(task) if task else "no task was scheduled"
                 raise DockerOperationError(
@@ -644,15 +671,6 @@ class ServiceBackend:
                 f"commands can only run in tasks on the node the Hub talks to",
             )
         return await self.containers.exec(container_id, cmd)
-
-
-def _env_for_aiodocker(env: list[str]) -> dict[str, str | None]:
-    """aiodocker's services.create wants ``Env`` as a dict (``None``: a bare name)."""
-    result: dict[str, str | None] = {}
-    for entry in env:
-        name, sep, value = entry.partition("=")
-        result[name] = value if sep else None
-    return result
 
 
 def _as_service_spec(spec: ObjectSpec) -> ServiceObjectSpec:
