@@ -21,6 +21,8 @@ LABEL_VERSION = "aiodockerspawner.version"
 LABEL_START = "aiodockerspawner.start-id"
 #: a digest of the configuration a container was created from (drift detection)
 LABEL_SPEC = "aiodockerspawner.spec-digest"
+#: on a swarm secret: the name of the service it was made for (internal SSL files)
+LABEL_SECRET_OF = "aiodockerspawner.secret-of"
 
 MANAGED_BY = "aiodockerspawner"
 

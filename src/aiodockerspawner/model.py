@@ -166,6 +166,9 @@ class ServiceObjectSpec(ObjectSpec):
     stop_grace_period: float | None = None
     #: ``ingress`` (the routing mesh) or ``host`` (the port of the node running the task)
     publish_mode: str = "ingress"
+    #: files to put into the task's container, read-only (absolute path -> content):
+    #: the internal SSL key, certificate and CA, sent as swarm secrets
+    secret_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[str, str]]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import posixpath
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from traitlets import (
@@ -40,6 +42,7 @@ from aiodockerspawner.backends import (
 from aiodockerspawner.core.naming import service_name
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.hubdb import orm_session
+from aiodockerspawner.internalssl import CERTS_DIR, container_cert_paths, read_cert_files
 from aiodockerspawner.model import (
     Address,
     ObjectSpec,
@@ -256,7 +259,47 @@ class SwarmSpawner(DockerSpawner):
             volume_driver_options={str(k): str(v) for k, v in self.volume_driver_options.items()},
             stop_grace_period=self.stop_grace_period,
             publish_mode=self.publish_mode.lower(),
+            secret_files=dict(self._cert_files),
         )
+
+    # -- internal SSL: the files go with the service, as swarm secrets ----------------
+
+    #: in-container path -> content of the files ``move_certs`` read for the next start
+    _cert_files: dict[str, bytes] = {}  # replaced at each move_certs, never mutated
+
+    async def move_certs(self, paths: Mapping[str, str]) -> dict[str, str]:
+        """Read the server's key, certificate and CA; the start sends them as secrets.
+
+        A task may run on any node, so the files cannot be copied into a
+        container on the manager: each becomes a swarm secret (created with
+        the service, removed with it), mounted read-only at ``/certs/<name>``
+        in the task's container, on whichever node runs it.
+        """
+        files = await asyncio.to_thread(read_cert_files, dict(paths))
+        in_container = container_cert_paths(paths)
+        by_name = {posixpath.basename(path): path for path in in_container.values()}
+        self._cert_files = {by_name[name]: content for name, (content, _) in files.items()}
+        self.log.info(
+            "Internal SSL files for %s will be swarm secrets of service %s, at %s",
+            self._log_name,
+            self.object_name,
+            CERTS_DIR,
+        )
+        return in_container
+
+    async def _remove_secrets(self) -> None:
+        if not self.internal_ssl:
+            return
+        try:
+            await self._service_backend.remove_secrets(self.object_name, self.hub_id)
+        except DockerOperationError as e:
+            self.log.warning("Could not remove the secrets of %s: %s", self.object_name, e)
+
+    async def _discard(self, backend: ObjectBackend, name: str) -> None:
+        try:
+            await super()._discard(backend, name)
+        finally:
+            await asyncio.shield(self._remove_secrets())
 
     # -- poll --------------------------------------------------------------------
 
@@ -333,6 +376,8 @@ class SwarmSpawner(DockerSpawner):
             await self.backend.remove(obj.id)
         except DockerOperationError as e:
             self.log.warning("Could not remove service %s: %s", obj.name or obj.id, e)
+            return
+        await self._remove_secrets()
 
     # -- a server whose node was lost --------------------------------------------
 
@@ -464,6 +509,7 @@ class SwarmSpawner(DockerSpawner):
         if moving is not None and not moving.done():
             moving.cancel()
         await super().stop(now=now)
+        await self._remove_secrets()
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)

@@ -424,3 +424,40 @@ def test_a_task_list_tells_each_service_its_current_task() -> None:
         {"aiodockerspawner.hub-id": "h"},
     )
     assert not obs.raw  # the service document is not in a task list
+
+
+def test_secret_bodies_and_references() -> None:
+    import base64
+
+    from aiodockerspawner.backends.service.body import (
+        secret_create_body,
+        secret_name,
+        secret_reference,
+    )
+
+    long = "adst-" + "x" * 58
+    names = {
+        secret_name(long, "/certs/a.key", b"1"),
+        secret_name(long, "/certs/a.key", b"2"),  # new files at every start: a new secret
+        secret_name(long, "/certs/a.crt", b"1"),
+        secret_name("adst-bob", "/certs/a.key", b"1"),
+    }
+    assert len(names) == 4 and all(len(n) <= 64 for n in names)
+    assert secret_name("s", "/p", b"c") == secret_name("s", "/p", b"c")
+    body = secret_create_body("n", b"\x00key", {"a": "b"})
+    assert base64.b64decode(body["Data"]) == b"\x00key" and body["Labels"] == {"a": "b"}
+    ref = secret_reference("id1", "n", "/certs/a.key")
+    assert ref["File"] == {"Name": "/certs/a.key", "UID": "0", "GID": "0", "Mode": 0o444}
+
+
+async def test_secrets_join_those_of_extra_container_spec() -> None:
+    from aiodockerspawner.backends.service.body import secret_reference
+
+    spawner = make_spawner(
+        SwarmSpawner,
+        extra_container_spec={"secrets": [{"SecretID": "mine", "SecretName": "mine"}]},
+    )
+    spec = await spawner.build_spec()
+    body = service_create_body(spec, secrets=[secret_reference("id1", "n", "/certs/a")])
+    ids = [s["SecretID"] for s in body["TaskTemplate"]["ContainerSpec"]["Secrets"]]
+    assert ids == ["mine", "id1"]

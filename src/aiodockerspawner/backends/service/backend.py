@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,10 +40,15 @@ from aiodockerspawner.backends.container.backend import ContainerBackend, intern
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
-from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.backends.service.body import (
+    secret_create_body,
+    secret_name,
+    secret_reference,
+    service_create_body,
+)
 from aiodockerspawner.backends.service.snapshot import TaskSnapshot
 from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
-from aiodockerspawner.labels import LABEL_HUB
+from aiodockerspawner.labels import LABEL_HUB, LABEL_SECRET_OF
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -395,17 +401,23 @@ class ServiceBackend:
         image_cmd = None
         if spec.command is None and spec.args:
             image_cmd = await self._image_cmd(spec.image, policy)
-        body = service_create_body(service_spec, image_cmd=image_cmd)
-        # as `docker service create --with-registry-auth`: the manager resolves the
-        # image with these credentials and hands them to the node that runs the task
+        secrets = await self._create_secrets(service_spec)
+        body = service_create_body(
+            service_spec, image_cmd=image_cmd, secrets=[ref for _, ref in secrets]
+        )
+        # as `docker service create --with-registry-auth`: swarm hands these
+        # credentials to the node that runs the task, which pulls with them
         headers = await self._auth_headers(spec.image)
         try:
             async with docker_errors("create service", spec.name):
                 created = await self.docker._query_json(
                     "services/create", "POST", data=body, headers=headers
                 )
-        except DockerOperationError as e:
-            if e.status == 409:
+        except BaseException as e:
+            # no service uses them: they can go (shielded from a cancellation)
+            if secrets:
+                await asyncio.shield(self._delete_secrets([sid for sid, _ in secrets]))
+            if isinstance(e, DockerOperationError) and e.status == 409:
                 raise ObjectExists("create service", spec.name, 409, e.message) from e
             raise
         return ObservedService(
@@ -416,6 +428,60 @@ class ServiceBackend:
             env=dict(spec.env),
             labels=dict(spec.labels),
         )
+
+    # -- files for the task (internal SSL): swarm secrets ---------------------------
+
+    async def _create_secrets(self, spec: ServiceObjectSpec) -> list[tuple[str, dict[str, Any]]]:
+        """One secret per file of ``spec.secret_files``: (id, ``ContainerSpec.Secrets`` entry).
+
+        Secrets travel with the task to whichever node runs it (swarm keeps
+        them encrypted and mounts them on a tmpfs), which files copied into a
+        container on the manager could not. A secret of that name already
+        there (a retried start with the same files) is used as it is.
+        """
+        made: list[tuple[str, dict[str, Any]]] = []
+        labels = {**spec.labels, LABEL_SECRET_OF: spec.name}
+        try:
+            for path, content in sorted(spec.secret_files.items()):
+                name = secret_name(spec.name, path, content)
+                try:
+                    async with docker_errors("create secret", name):
+                        answer = await self.docker._query_json(
+                            "secrets/create",
+                            "POST",
+                            data=secret_create_body(name, content, labels),
+                        )
+                    secret_id = str(answer["ID"])
+                except DockerOperationError as e:
+                    if e.status != 409:
+                        raise
+                    async with docker_errors("inspect secret", name):
+                        existing = await self.docker._query_json(f"secrets/{name}")
+                    secret_id = str(existing["ID"])
+                made.append((secret_id, secret_reference(secret_id, name, path)))
+        except BaseException:
+            await asyncio.shield(self._delete_secrets([sid for sid, _ in made]))
+            raise
+        return made
+
+    async def _delete_secrets(self, secret_ids: Sequence[str]) -> None:
+        for secret_id in secret_ids:
+            try:
+                async with docker_errors("remove secret", secret_id):
+                    async with self.docker._query(f"secrets/{secret_id}", "DELETE"):
+                        pass
+            except DockerOperationError as e:
+                # gone already; or still used by a service (removed later with it)
+                log.debug("Secret %s not removed: %s", secret_id, e)
+
+    async def remove_secrets(self, service_name: str, hub_id: str) -> None:
+        """Remove the secrets made for ``service_name`` (once the service is gone)."""
+        filters = json.dumps(
+            {"label": [f"{LABEL_SECRET_OF}={service_name}", f"{LABEL_HUB}={hub_id}"]}
+        )
+        async with docker_errors("list secrets of", service_name):
+            found = await self.docker._query_json("secrets", params={"filters": filters})
+        await self._delete_secrets([str(s["ID"]) for s in found or []])
 
     async def _auth_headers(self, image: str) -> dict[str, str]:
         """``X-Registry-Auth`` for ``image`` from ``registry_credentials``, if any."""
