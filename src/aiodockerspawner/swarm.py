@@ -123,6 +123,9 @@ class SwarmSpawner(DockerSpawner):
     def _default_object_name(self) -> str:
         return service_name(super()._default_object_name())
 
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        return service_name(super().object_name_for(server_name, image))
+
     # -- swarm-only settings ---------------------------------------------------
 
     extra_container_spec = _extra_spec_trait("ContainerSpec", "TaskTemplate.ContainerSpec")
