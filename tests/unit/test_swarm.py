@@ -461,3 +461,22 @@ async def test_secrets_join_those_of_extra_container_spec() -> None:
     body = service_create_body(spec, secrets=[secret_reference("id1", "n", "/certs/a")])
     ids = [s["SecretID"] for s in body["TaskTemplate"]["ContainerSpec"]["Secrets"]]
     assert ids == ["mine", "id1"]
+
+
+def test_forced_update_spec_only_raises_force_update() -> None:
+    from aiodockerspawner.backends.service.body import forced_update_spec
+
+    service = {
+        "ID": "s1",
+        "Version": {"Index": 7},
+        "Spec": {"Name": "adst-alice", "TaskTemplate": {"ContainerSpec": {"Image": "i"}}},
+    }
+    first = forced_update_spec(service)
+    assert first == {
+        "Name": "adst-alice",
+        "TaskTemplate": {"ContainerSpec": {"Image": "i"}, "ForceUpdate": 1},
+    }
+    assert "ForceUpdate" not in service["Spec"]["TaskTemplate"]  # the input is left as it was
+    again = forced_update_spec({"Spec": first})
+    assert again["TaskTemplate"]["ForceUpdate"] == 2
+    assert forced_update_spec({})["TaskTemplate"] == {"ForceUpdate": 1}

@@ -26,7 +26,6 @@ node that runs it publishes it) and reached at that node's address; an
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -41,6 +40,7 @@ from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
 from aiodockerspawner.backends.service.body import (
+    forced_update_spec,
     secret_create_body,
     secret_name,
     secret_reference,
@@ -696,9 +696,7 @@ class ServiceBackend:
         service = await self._service(name_or_id)
         if service is None:
             raise DockerOperationError("reschedule service", name_or_id, 404, "no such service")
-        spec = copy.deepcopy(dict(service.get("Spec") or {}))
-        template = spec.setdefault("TaskTemplate", {})
-        template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+        spec = forced_update_spec(service)
         version = int((service.get("Version") or {}).get("Index") or 0)
         async with docker_errors("reschedule service", str(spec.get("Name") or name_or_id)):
             await self.docker._query_json(

@@ -54,6 +54,7 @@ __all__ = [
     "TASK_TEMPLATE_KEYS",
     "container_spec",
     "endpoint_spec",
+    "forced_update_spec",
     "placement_spec",
     "resources_spec",
     "secret_create_body",
@@ -739,6 +740,19 @@ def _merge_task(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
             merged.get("ContainerSpec") or {}, extra_container
         )
     return merged
+
+
+def forced_update_spec(service: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``POST /services/{id}/update`` that makes swarm replace the task.
+
+    ``service`` is the service's inspect document; its ``Spec`` is sent back
+    with ``TaskTemplate.ForceUpdate`` one higher, as ``docker service update
+    --force`` does. Nothing else changes (the input is not modified).
+    """
+    spec = copy.deepcopy(dict(service.get("Spec") or {}))
+    template = spec.setdefault("TaskTemplate", {})
+    template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    return spec
 
 
 def secret_name(service: str, path: str, content: bytes) -> str:
