@@ -82,6 +82,14 @@ def test_without_credentials_the_spawn_fails_with_the_registrys_message(
     ready(hub, user)
     assert hub.api("DELETE", f"users/{user}/server").status_code in (202, 204)
 
+    # A worker that has the image runs the task even when its pull fails (swarm
+    # pulls at every start but falls back on the local image), and the test
+    # above pulled it onto one: without this, the result would depend on the
+    # worker swarm picks.
+    for address in multinode.workers.values():
+        multinode.docker(
+            "rmi", "-f", auth_registry.image, host=f"tcp://{address}:2375", check=False
+        )
     resp = hub.api("POST", f"users/{user}/servers/priv", json={"image": "private"})
     assert resp.status_code == 500, resp.text
     message = resp.json()["message"]
