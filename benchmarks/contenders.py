@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -359,3 +360,73 @@ class RawContender:
         assert self.docker is not None
         async for _ in self.docker.images.pull(image, stream=True):
             pass
+
+
+class RawServiceContender(RawContender):
+    """The same servers as one-replica swarm services, created directly through aiodocker.
+
+    Ports are published in host mode (the machine has no routing mesh); a
+    service counts as ready when its task runs and the port the node published
+    answers. The task is watched like aiodockerspawner watches it (a task list
+    with backoff from 0.05 s to 1 s). A stop removes the service.
+    """
+
+    key = "raw"
+
+    def _service_body(self, user: str, image: str) -> dict[str, Any]:
+        container = self._body(user, image)
+        spec: dict[str, Any] = {"Image": image, "Env": container["Env"]}
+        if self.kind.cmd:
+            spec["Args"] = list(self.kind.cmd)
+        spec["StopGracePeriod"] = int(self.grace * 1e9)
+        return {
+            "Name": self.container_name(user),
+            "Labels": {"aiodockerspawner-bench": self.bench_id},
+            "TaskTemplate": {"ContainerSpec": spec, "RestartPolicy": {"Condition": "none"}},
+            "Mode": {"Replicated": {"Replicas": 1}},
+            "EndpointSpec": {
+                "Ports": [{"Protocol": "tcp", "TargetPort": 8888, "PublishMode": "host"}]
+            },
+        }
+
+    async def start_one(
+        self, user: str, t0: float, deadline: float, image: str | None = None
+    ) -> float:
+        assert self.docker is not None and self.http is not None
+        created = await self.docker._query_json(
+            "services/create", "POST", data=self._service_body(user, image or self.kind.image)
+        )
+        filters = {"filters": json.dumps({"service": [created["ID"]]})}
+        loop = asyncio.get_running_loop()
+        delay = 0.05
+        while True:
+            tasks = await self.docker._query_json("tasks", params=filters)
+            running = [t for t in tasks if t["Status"]["State"] == "running"]
+            if running:
+                ports = running[0]["Status"]["PortStatus"]["Ports"]
+                port = next(p["PublishedPort"] for p in ports if p["TargetPort"] == 8888)
+                break
+            failed = [t for t in tasks if t["Status"]["State"] in ("failed", "rejected")]
+            if failed:
+                raise RuntimeError(f"task of {user} failed: {failed[0]['Status']}")
+            if loop.time() > deadline:
+                raise TimeoutError(f"task of {user} not running in time")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+        url = f"http://127.0.0.1:{port}{self.kind.ready_path(user)}"
+        await _http_ready(self.http, url, self.kind, deadline)
+        return time.monotonic() - t0
+
+    async def stop(self, names: Sequence[str], **_: Any) -> dict[str, float]:
+        assert self.docker is not None
+        docker = self.docker
+        t0 = time.monotonic()
+
+        async def one(name: str) -> float:
+            with contextlib.suppress(aiodocker.DockerError):
+                async with docker._query(f"services/{self.container_name(name)}", "DELETE"):
+                    pass
+            return time.monotonic() - t0
+
+        results = await asyncio.gather(*(one(n) for n in names))
+        return dict(zip(names, results, strict=True))

@@ -122,6 +122,8 @@ class HubSettings:
     poll_interval: int = 30
     allowed_images: Mapping[str, str] = field(default_factory=dict)
     docker_host: str | None = None  #: DOCKER_HOST for the Hub, e.g. a counting proxy
+    #: appended to the rendered configuration (it wins), e.g. the Swarm settings
+    extra_config: str = ""
 
 
 class Hub:
@@ -171,7 +173,7 @@ class Hub:
             probe_dir=str(HERE),
             probe_path=str(self.probe_path),
             spawner_import=s.spawner_class,
-        )
+        ) + (f"\n{s.extra_config}\n" if s.extra_config else "")
 
     async def start(self, deadline: float = 90.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)

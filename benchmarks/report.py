@@ -190,6 +190,45 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
             scale=1 / MiB,
         )
     )
+    sn = plan.get("swarm_n")
+    if sn:
+        sc = f"swarm_spawn_n{sn}"
+        out.append(_row(data, f"8. Swarm: spawn {sn} tiny: all ready", sc, "total", "s"))
+        out.append(_row(data, f"8. Swarm: spawn {sn} tiny: p50", sc, "p50", "s"))
+        out.append(_row(data, f"8. Swarm: spawn {sn} tiny: p95", sc, "p95", "s"))
+        out.append(_row(data, f"8. Swarm: spawn {sn} tiny: Hub CPU", sc, "hub_cpu", "s"))
+        out.append(
+            _row(data, f"8. Swarm: stop {sn} (SIGTERM exits)", f"swarm_stop_n{sn}", "total", "s")
+        )
+        out.append(
+            _row(
+                data,
+                "8. Swarm: Docker requests per plain start",
+                "swarm_docker_requests",
+                "plain_start_requests",
+                "req",
+            )
+        )
+        out.append(
+            _row(
+                data,
+                f"8. Swarm: Docker requests per poll interval, {pn} servers",
+                "swarm_docker_requests",
+                "requests_per_interval",
+                "req",
+                target="<= 1",
+                check=lambda r: r["values"]["ads"] <= 1.0,
+            )
+        )
+        out.append(
+            _row(
+                data,
+                f"8. Swarm: Docker requests per minute, {pn} servers polled",
+                "swarm_docker_requests",
+                "requests_per_minute",
+                "req/min",
+            )
+        )
     return [r for r in out if r is not None]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import dataclasses
 import json
 import os
 import platform
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report
-from .contenders import FakeHubAPI, HubContender, RawContender, ServerKind
+from .contenders import FakeHubAPI, HubContender, RawContender, RawServiceContender, ServerKind
 from .hub import TINY_CMD, Hub, HubDied, HubSettings
 from .proxies import CountingDockerProxy, ThrottlingTCPProxy
 from .registry import Registry, docker, push_large_image, remove_image
@@ -35,8 +36,14 @@ SPAWNER_CLASSES = {
     "ads": "aiodockerspawner.DockerSpawner",
     "ds": "dockerspawner.DockerSpawner",
 }
+#: scenario 8 (Swarm): dockerspawner's SwarmSpawner with host-mode publishing
+#: (benchmarks/ds_swarm.py: the machine has no routing mesh)
+SWARM_SPAWNER_CLASSES = {
+    "ads": "aiodockerspawner.SwarmSpawner",
+    "ds": "ds_swarm.HostPublishSwarmSpawner",
+}
 ALL_CONTENDERS = ("raw", "ads", "ds")
-ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7)
+ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8)
 MiB = 1 << 20
 
 
@@ -57,6 +64,8 @@ class Plan:
     pull_bytes: int
     pull_rate: float
     baseline_reps: int
+    #: scenario 8: concurrent swarm spawns and stops on the single-node swarm
+    swarm_n: int = 50
     scenarios: list[int] = field(default_factory=lambda: list(ALL_SCENARIOS))
     contenders: list[str] = field(default_factory=lambda: list(ALL_CONTENDERS))
 
@@ -94,6 +103,7 @@ class Plan:
             pull_bytes=2 * MiB,
             pull_rate=2 * MiB,
             baseline_reps=1,
+            swarm_n=2,
         )
 
 
@@ -143,6 +153,14 @@ def dockerd_pid() -> int | None:
         return int(Path("/var/run/docker.pid").read_text().strip())
     except (OSError, ValueError):
         return None
+
+
+def requests_per_interval(requests: Sequence[Any], interval: float) -> float:
+    """Requests per ``interval`` seconds, from their mean spacing (0 or 1 request: 0 or 1)."""
+    times = sorted(r.at for r in requests)
+    if len(times) < 2 or times[-1] == times[0]:
+        return float(len(times))
+    return interval * (len(times) - 1) / (times[-1] - times[0])
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -319,6 +337,7 @@ async def request_counts(
     res: Results,
     proxy: CountingDockerProxy,
     hub: Hub | None,
+    scenario: str = "docker_requests",
 ) -> None:
     """Scenario 4: Docker requests per plain start, and per minute while polled."""
     # warm up: the first start may open long-lived things (clients, event streams)
@@ -358,6 +377,9 @@ async def request_counts(
                 "requests_per_minute": len(window) / minutes,
                 "polls_per_minute": n_polls / minutes,
                 "requests_per_poll": len(window) / n_polls if n_polls else float("nan"),
+                # every server is polled once per interval: what a round of polls costs,
+                # from the spacing of the requests (not skewed by where the window falls)
+                "requests_per_interval": requests_per_interval(window, plan.poll_interval),
                 "window_kinds": proxy.by_kind(window),
             }
         )
@@ -368,7 +390,49 @@ async def request_counts(
         await c.stop(running)
     else:
         await c.stop(["rplain"])
-    res.put("docker_requests", key, entry)
+    res.put(scenario, key, entry)
+
+
+async def swarm_scenarios(
+    key: str, c: HubContender | RawContender, plan: Plan, res: Results, hub: Hub | None
+) -> None:
+    """Scenario 8: N concurrent swarm spawns, then N concurrent stops."""
+    n = plan.swarm_n
+    for rep in range(plan.repeat):
+        users = names(f"sw{rep}n{n}", n)
+        log(f"{key}: swarm: spawn {n} (repetition {rep + 1})")
+        await c.prepare(users)
+        hub_pid = hub.proc.pid if hub is not None and hub.proc is not None else None
+        cpu0 = (cpu_seconds(hub_pid), cpu_seconds(dockerd_pid()))
+        s = summary(await c.spawn(users))
+        s["hub_cpu"] = cpu_seconds(hub_pid) - cpu0[0]
+        s["dockerd_cpu"] = cpu_seconds(dockerd_pid()) - cpu0[1]
+        log(f"{key}: swarm: spawn {n}: total {s['total']:.2f}s p50 {s['p50']:.2f}s")
+        res.add(f"swarm_spawn_n{n}", key, s)
+        stops = summary(await c.stop(users))
+        log(f"{key}: swarm: stop {n}: total {stops['total']:.2f}s")
+        res.add(f"swarm_stop_n{n}", key, stops)
+
+
+def swarm_settings(key: str, plan: Plan, env: Env, kind: ServerKind, **kw: Any) -> HubSettings:
+    """A Hub spawning swarm services, ports published on the node (no routing mesh here)."""
+    settings = hub_settings(key, plan, env, kind, **kw)
+    extra = (
+        f"c.SwarmSpawner.extra_create_kwargs = "
+        f"{{'labels': {{'aiodockerspawner-bench': {env.prefix!r}}}}}\n"
+        "c.SwarmSpawner.use_internal_ip = False\n"
+    )
+    if key == "ads":
+        # its own Swarm default (the template sets ifnotpresent for containers)
+        extra += 'c.SwarmSpawner.pull_policy = "skip"\nc.SwarmSpawner.publish_mode = "host"\n'
+    else:
+        extra += "c.SwarmSpawner.extra_endpoint_spec = {'ports': {None: (8888, 'tcp', 'host')}}\n"
+    return dataclasses.replace(
+        settings,
+        spawner_class=SWARM_SPAWNER_CLASSES[key],
+        prefix=f"{env.prefix}-{key}-sw",
+        extra_config=extra,
+    )
 
 
 async def retry_if_killed(
@@ -437,12 +501,40 @@ async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> Non
         finally:
             await hub.stop()
 
+    async def swarm_phase(attempt: int) -> None:
+        hub = Hub(swarm_settings(key, plan, env, tiny), env.workdir / f"{key}-swarm-{attempt}")
+        log(f"{key}: starting the Hub (swarm services)")
+        await hub.start()
+        try:
+            await swarm_scenarios(key, HubContender(key, hub, tiny), plan, res, hub)
+        finally:
+            await hub.stop()
+
+    async def swarm_count_phase(attempt: int) -> None:
+        proxy = CountingDockerProxy(str(env.workdir / f"{key}-swarm-docker.sock"))
+        await proxy.start()
+        settings = swarm_settings(
+            key, plan, env, tiny, poll_interval=plan.poll_interval, docker_host=proxy.url
+        )
+        hub = Hub(settings, env.workdir / f"{key}-swarm-count-{attempt}")
+        log(f"{key}: starting the Hub (swarm, Docker socket through the counting proxy)")
+        await hub.start()
+        try:
+            c = HubContender(key, hub, tiny)
+            await request_counts(key, c, plan, res, proxy, hub, "swarm_docker_requests")
+        finally:
+            await hub.stop()
+            await proxy.stop()
+
     if want & {1, 2, 5, 6, 7}:
         await retry_if_killed(key, "tiny-image", env, res, tiny_phase)
     if 4 in want:
         await retry_if_killed(key, "request-counting", env, res, count_phase)
     if 3 in want:
         await retry_if_killed(key, "single-user", env, res, real_phase)
+    if 8 in want:
+        await retry_if_killed(key, "swarm", env, res, swarm_phase)
+        await retry_if_killed(key, "swarm request-counting", env, res, swarm_count_phase)
 
 
 async def run_raw(plan: Plan, env: Env, res: Results) -> None:
@@ -468,6 +560,25 @@ async def run_raw(plan: Plan, env: Env, res: Results) -> None:
                 docker_url=proxy.url,
             ) as c:
                 await request_counts("raw", c, plan, res, proxy, None)
+        finally:
+            await proxy.stop()
+    if 8 in want:
+        swarm_prefix = f"{env.prefix}-raw-sw"
+        async with RawServiceContender(
+            prefix=swarm_prefix, bench_id=env.prefix, kind=tiny, grace=plan.grace
+        ) as c:
+            await swarm_scenarios("raw", c, plan, res, None)
+        proxy = CountingDockerProxy(str(env.workdir / "raw-swarm-docker.sock"))
+        await proxy.start()
+        try:
+            async with RawServiceContender(
+                prefix=swarm_prefix,
+                bench_id=env.prefix,
+                kind=tiny,
+                grace=plan.grace,
+                docker_url=proxy.url,
+            ) as c:
+                await request_counts("raw", c, plan, res, proxy, None, "swarm_docker_requests")
         finally:
             await proxy.stop()
     if 3 in want:
@@ -499,7 +610,12 @@ async def cleanup_names(prefix: str) -> None:
 
 
 async def cleanup(prefix: str) -> None:
-    """Remove every container this benchmark (with this prefix) left behind."""
+    """Remove every container and service this benchmark (with this prefix) left behind."""
+    services = (
+        await docker("service", "ls", "-q", "--filter", f"label=aiodockerspawner-bench={prefix}")
+    ).split()
+    if services:
+        await docker("service", "rm", *services, check=False)
     ids = (await docker("ps", "-aq", "--filter", f"label=aiodockerspawner-bench={prefix}")).split()
     if ids:
         await docker("rm", "-fv", *ids, check=False)
@@ -682,7 +798,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--smoke", action="store_true", help="N = 2, one repetition, small pull")
     p.add_argument(
-        "--scenarios", default="", help="comma-separated scenario numbers 1-7 (default: all)"
+        "--scenarios", default="", help="comma-separated scenario numbers 1-8 (default: all)"
     )
     p.add_argument(
         "--contenders", default="", help="comma-separated: raw, ads, ds (default: all three)"

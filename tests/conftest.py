@@ -20,6 +20,7 @@ import pytest
 from aiodockerspawner.backends.container.sweep import stop_sweepers
 from aiodockerspawner.backends.docker.client import close_shared_clients
 from aiodockerspawner.backends.docker.watch import stop_watchers
+from aiodockerspawner.backends.service.snapshot import stop_task_snapshots
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 #: the same image under another name (tagged on first use)
@@ -130,5 +131,6 @@ async def _close_clients() -> AsyncIterator[None]:
     """Stop the watchers and close the shared aiodocker clients of each module's event loop."""
     yield
     await stop_watchers()
+    await stop_task_snapshots()
     await stop_sweepers()
     await close_shared_clients()

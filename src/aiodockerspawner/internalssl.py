@@ -9,6 +9,9 @@ the container; ``start()`` then uploads one tar archive into the created, not
 yet started container (``PUT /containers/{id}/archive``), so the files are in
 place before the server process starts, belong to that container alone and
 disappear with it. No helper image, no volume, one request.
+
+A swarm task may run on any node, so ``SwarmSpawner`` overrides
+``move_certs``: the files go with the service as swarm secrets instead.
 """
 
 from __future__ import annotations

@@ -23,6 +23,8 @@ LABEL_START = "aiodockerspawner.start-id"
 LABEL_SPEC = "aiodockerspawner.spec-digest"
 #: the GPU device ids a container was given (comma-separated), for exclusive assignment
 LABEL_GPUS = "aiodockerspawner.gpus"
+#: on a swarm secret: the name of the service it was made for (internal SSL files)
+LABEL_SECRET_OF = "aiodockerspawner.secret-of"
 
 MANAGED_BY = "aiodockerspawner"
 

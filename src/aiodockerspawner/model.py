@@ -129,6 +129,9 @@ class ObservedObject:
     labels: Mapping[str, str] = field(default_factory=dict)
     #: the Engine's inspect document, for hooks and debugging only
     raw: Mapping[str, Any] = field(default_factory=dict)
+    #: what runs the object now when that is not the object itself (a swarm
+    #: service's current task id); empty for containers
+    instance_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,9 @@ class ServiceObjectSpec(ObjectSpec):
     stop_grace_period: float | None = None
     #: ``ingress`` (the routing mesh) or ``host`` (the port of the node running the task)
     publish_mode: str = "ingress"
+    #: files to put into the task's container, read-only (absolute path -> content):
+    #: the internal SSL key, certificate and CA, sent as swarm secrets
+    secret_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def binds_as_dockerspawner_dict(binds: Iterable[VolumeBind]) -> dict[str, dict[str, str]]:

@@ -22,7 +22,7 @@ from tests.conftest import TEST_PREFIX
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-SMOKE_DEADLINE = 300  # seconds; about 50 once dockerspawner's virtualenv exists
+SMOKE_DEADLINE = 420  # seconds; about 120 once dockerspawner's virtualenv exists
 
 
 def test_benchmark_smoke(tmp_path: Path, tiny_image: str, singleuser_image: str) -> None:
@@ -59,6 +59,9 @@ def test_benchmark_smoke(tmp_path: Path, tiny_image: str, singleuser_image: str)
         "loop_lag": hubs,
         "rss_idle": hubs,
         "rss_running": hubs,
+        "swarm_spawn_n2": everyone,
+        "swarm_stop_n2": everyone,
+        "swarm_docker_requests": everyone,
     }
     for scenario, contenders in expected.items():
         assert set(results.get(scenario, {})) == contenders, (scenario, results.get(scenario))
@@ -77,10 +80,17 @@ def test_benchmark_smoke(tmp_path: Path, tiny_image: str, singleuser_image: str)
     assert requests["ds"]["polls"] > 0
     assert requests["ds"]["requests_per_poll"] >= 1, requests["ds"]
 
+    # Swarm: one shared task list per poll interval against a service inspect and a
+    # task list per server and poll
+    swarm = results["swarm_docker_requests"]
+    assert swarm["ads"]["requests_per_interval"] <= 1, swarm["ads"]
+    assert swarm["ds"]["requests_per_poll"] >= 2, swarm["ds"]
+    assert swarm["raw"]["plain_start_requests"] >= 2, swarm["raw"]
+
     # the pull really went through the throttled registry for every contender
     for key in everyone:
         assert results["head_of_line"][key]["pull_started"], results["head_of_line"][key]
 
     # the printed table has a row for each scenario
-    for number in range(1, 8):
+    for number in range(1, 9):
         assert f"| {number}. " in proc.stdout, proc.stdout

@@ -3,7 +3,8 @@
 scripts/ensure-services initialises the swarm (``docker swarm init
 --advertise-addr 127.0.0.1``) when it is inactive; a test that needs it fails,
 never skips, when it is not there. Every service the suite creates carries the
-suite's hub-id label and is removed at the start and end of the session.
+suite's hub-id label and is removed at the start and end of the session (its
+swarm secrets too).
 """
 
 from __future__ import annotations
@@ -26,6 +27,12 @@ def remove_test_services() -> None:
     ).stdout.split()
     if ids:
         _docker("service", "rm", *ids)
+    # internal SSL files (swarm secrets) a failed test left; usable once the services are gone
+    secrets = _docker(
+        "secret", "ls", "-q", "--filter", f"label=aiodockerspawner.hub-id={TEST_HUB_ID}"
+    ).stdout.split()
+    if secrets:
+        _docker("secret", "rm", *secrets)
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from aiodockerspawner.backends.service.backend import (
     publish_mode,
     published_port,
     task_ip,
+    task_lost,
     task_status,
 )
 from aiodockerspawner.backends.service.body import service_create_body
@@ -55,6 +56,33 @@ def test_current_task_prefers_the_newest_wanted_one() -> None:
     assert current_task([old, new, newer_dead]) is new
     assert current_task([old, newer_dead]) is newer_dead
     assert current_task([]) is None
+
+
+def test_current_task_follows_a_replacement_waiting_to_run() -> None:
+    # a drained node's task is shut down; swarm's replacement waits as "ready"
+    drained = task("running", desired="shutdown", created="2024-01-01T00:00:00Z")
+    replacement = task("pending", desired="ready", created="2024-01-01T00:00:05Z")
+    assert current_task([drained, replacement]) is replacement
+
+
+def test_a_task_swarm_took_away_is_lost_whatever_its_node_last_said() -> None:
+    # the node died: its last report ("running") stays, swarm no longer wants it
+    dead_node = {**task("running", desired="shutdown"), "NodeID": "n1"}
+    # the node was drained and stopped it
+    drained = task("shutdown", desired="shutdown")
+    for lost in (dead_node, drained):
+        assert task_lost(lost)
+        status = task_status(lost)
+        assert not status.running and status.status == "lost"
+    assert "node n1" in task_status(dead_node).error
+    # a server that ended by itself is not lost: its exit is what poll reports
+    for ended in ("complete", "failed", "rejected"):
+        assert not task_lost(task(ended, desired="shutdown"))
+    assert not task_lost(task("running"))
+    # a service being removed is not a loss
+    removed = task("running", desired="remove")
+    assert not task_lost(removed) and task_status(removed).status == "removed"
+    assert not task_lost(task("pending", desired="ready"))
 
 
 def test_task_status() -> None:
@@ -263,3 +291,192 @@ async def test_bad_extra_spec_names_the_trait() -> None:
     spawner = make_spawner(SwarmSpawner, extra_task_spec=lambda s: ["not", "a", "dict"])
     with pytest.raises(InvalidSpec, match="extra_task_spec: expected a dict"):
         await spawner.build_spec()
+
+
+# --- poll: servers that ended, servers whose node was lost ------------------------------------
+
+
+class StubServices(ServiceBackend):
+    """A ServiceBackend answering ``inspect`` from a script, recording what is asked of it."""
+
+    def __init__(self, *answers: Any) -> None:
+        super().__init__(None)  # type: ignore[arg-type]
+        self.answers = list(answers)
+        self.calls: list[tuple[str, str]] = []
+
+    async def inspect(self, name_or_id: str) -> Any:
+        self.calls.append(("inspect", name_or_id))
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+    async def inspect_shared(self, service_id: str, snapshot: Any, *, max_age: float) -> Any:
+        return await self.inspect(service_id)
+
+    async def remove(self, name_or_id: str) -> None:
+        self.calls.append(("remove", name_or_id))
+
+    async def reschedule(self, name_or_id: str) -> None:
+        self.calls.append(("reschedule", name_or_id))
+
+    async def address(self, obj: Any, policy: Any) -> Any:
+        from aiodockerspawner.model import Address
+
+        node = obj.task.get("NodeID")
+        assert obj.raw, "an address needs the service document"
+        return Address(f"10.0.0.{node[-1]}", 30000 + int(node[-1]))
+
+
+def service(t: dict[str, Any] | None) -> Any:
+    from tests.conftest import TEST_HUB_ID
+
+    doc = {
+        "ID": "svc1",
+        "Spec": {"Name": "svc", "Labels": {"aiodockerspawner.hub-id": TEST_HUB_ID}},
+    }
+    return observed_from_service(doc, t)
+
+
+def on_node(t: dict[str, Any], node: str) -> dict[str, Any]:
+    return {**t, "ID": f"task-on-{node}", "NodeID": node}
+
+
+def stub_spawner(backend: StubServices, **traits: Any) -> Any:
+    class Stubbed(SwarmSpawner):
+        @property
+        def backend(self) -> Any:
+            return backend
+
+    spawner = make_spawner(Stubbed, **traits)
+    spawner.object_id = "svc1"
+    spawner._task_id = "task-on-n1"
+    return spawner
+
+
+async def test_poll_removes_the_service_of_a_server_that_exited() -> None:
+    backend = StubServices(service(on_node(task("complete", desired="shutdown"), "n1")))
+    spawner = stub_spawner(backend)
+    assert await spawner.poll() == 0
+    assert ("remove", "svc1") in backend.calls
+
+
+async def test_a_lost_server_is_reported_stopped_and_removed_by_default() -> None:
+    backend = StubServices(service(on_node(task("running", desired="shutdown"), "n1")))
+    spawner = stub_spawner(backend)
+    assert spawner.on_node_loss == "stop"
+    assert await spawner.poll() == 0
+    assert ("remove", "svc1") in backend.calls
+    assert not [c for c in backend.calls if c[0] == "reschedule"]
+
+
+async def test_a_lost_server_is_rescheduled_and_followed_to_its_new_node() -> None:
+    lost = service(on_node(task("running", desired="shutdown"), "n1"))
+    pending = service(on_node(task("preparing"), "n2"))
+    moved = service(on_node(task("running"), "n2"))
+    backend = StubServices(lost, lost, pending, moved)
+    spawner = stub_spawner(backend, on_node_loss="reschedule")
+    routes: list[Any] = []
+
+    async def move_route(address: Any) -> None:
+        routes.append(address)
+
+    spawner._move_route = move_route
+    assert await spawner.poll() is None  # still counts as running while it moves
+    assert ("reschedule", "svc1") in backend.calls
+    assert spawner._moving is not None
+    await spawner._moving
+    assert [(a.host, a.port) for a in routes] == [("10.0.0.2", 30002)]
+    assert spawner._task_id == "task-on-n2"
+    assert spawner.get_state()["task_id"] == "task-on-n2"
+    assert await spawner.poll() is None
+    assert not [c for c in backend.calls if c[0] == "remove"]
+
+
+async def test_a_rescheduled_server_that_does_not_come_back_is_reported_stopped() -> None:
+    lost = service(on_node(task("running", desired="shutdown"), "n1"))
+    rejected = service(on_node(task("rejected", Err="no such image"), "n2"))
+    backend = StubServices(lost, rejected)
+    spawner = stub_spawner(backend, on_node_loss="reschedule")
+    assert await spawner.poll() is None
+    await spawner._moving
+    assert "new task ended" in spawner._move_failed
+    assert await spawner.poll() == 1
+    assert ("remove", "svc1") in backend.calls
+
+
+def test_a_task_list_tells_each_service_its_current_task() -> None:
+    from aiodockerspawner.backends.service.backend import observed_from_tasks
+    from aiodockerspawner.backends.service.snapshot import group_by_service
+
+    old = {**task("failed", desired="shutdown", created="2024-01-01T00:00:00Z"), "ServiceID": "a"}
+    new = {
+        **task("running", created="2024-01-01T00:00:05Z"),
+        "ServiceID": "a",
+        "Spec": {"ContainerSpec": {"Image": "img", "Env": ["X=1"]}},
+    }
+    other = {**task("preparing"), "ServiceID": "b"}
+    grouped = group_by_service([old, new, other, {"ID": "orphan"}])
+    assert sorted(grouped) == ["a", "b"] and len(grouped["a"]) == 2
+    obs = observed_from_tasks("a", grouped["a"], hub_id="h")
+    assert obs.status.running and obs.instance_id == new["ID"]
+    assert (obs.id, obs.image, dict(obs.env), dict(obs.labels)) == (
+        "a",
+        "img",
+        {"X": "1"},
+        {"aiodockerspawner.hub-id": "h"},
+    )
+    assert not obs.raw  # the service document is not in a task list
+
+
+def test_secret_bodies_and_references() -> None:
+    import base64
+
+    from aiodockerspawner.backends.service.body import (
+        secret_create_body,
+        secret_name,
+        secret_reference,
+    )
+
+    long = "adst-" + "x" * 58
+    names = {
+        secret_name(long, "/certs/a.key", b"1"),
+        secret_name(long, "/certs/a.key", b"2"),  # new files at every start: a new secret
+        secret_name(long, "/certs/a.crt", b"1"),
+        secret_name("adst-bob", "/certs/a.key", b"1"),
+    }
+    assert len(names) == 4 and all(len(n) <= 64 for n in names)
+    assert secret_name("s", "/p", b"c") == secret_name("s", "/p", b"c")
+    body = secret_create_body("n", b"\x00key", {"a": "b"})
+    assert base64.b64decode(body["Data"]) == b"\x00key" and body["Labels"] == {"a": "b"}
+    ref = secret_reference("id1", "n", "/certs/a.key")
+    assert ref["File"] == {"Name": "/certs/a.key", "UID": "0", "GID": "0", "Mode": 0o444}
+
+
+async def test_secrets_join_those_of_extra_container_spec() -> None:
+    from aiodockerspawner.backends.service.body import secret_reference
+
+    spawner = make_spawner(
+        SwarmSpawner,
+        extra_container_spec={"secrets": [{"SecretID": "mine", "SecretName": "mine"}]},
+    )
+    spec = await spawner.build_spec()
+    body = service_create_body(spec, secrets=[secret_reference("id1", "n", "/certs/a")])
+    ids = [s["SecretID"] for s in body["TaskTemplate"]["ContainerSpec"]["Secrets"]]
+    assert ids == ["mine", "id1"]
+
+
+def test_forced_update_spec_only_raises_force_update() -> None:
+    from aiodockerspawner.backends.service.body import forced_update_spec
+
+    service = {
+        "ID": "s1",
+        "Version": {"Index": 7},
+        "Spec": {"Name": "adst-alice", "TaskTemplate": {"ContainerSpec": {"Image": "i"}}},
+    }
+    first = forced_update_spec(service)
+    assert first == {
+        "Name": "adst-alice",
+        "TaskTemplate": {"ContainerSpec": {"Image": "i"}, "ForceUpdate": 1},
+    }
+    assert "ForceUpdate" not in service["Spec"]["TaskTemplate"]  # the input is left as it was
+    again = forced_update_spec({"Spec": first})
+    assert again["TaskTemplate"]["ForceUpdate"] == 2
+    assert forced_update_spec({})["TaskTemplate"] == {"ForceUpdate": 1}

@@ -25,7 +25,17 @@ from aiodockerspawner.backends.docker.client import (
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
-from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends.service.backend import (
+    LOST,
+    REMOVED,
+    TASK_PENDING_STATES,
+    ServiceBackend,
+)
+from aiodockerspawner.backends.service.snapshot import (
+    TaskSnapshot,
+    get_task_snapshot,
+    stop_task_snapshots,
+)
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -38,6 +48,8 @@ from aiodockerspawner.model import (
 )
 
 __all__ = [
+    "LOST",
+    "REMOVED",
     "TASK_PENDING_STATES",
     "Address",
     "AddressPolicy",
@@ -54,6 +66,7 @@ __all__ = [
     "PullOptions",
     "PullPolicy",
     "ServiceBackend",
+    "TaskSnapshot",
     "VolumeBind",
     "WatchSource",
     "Watcher",
@@ -62,6 +75,7 @@ __all__ = [
     "daemon_generic_resources",
     "find_credentials",
     "get_sweeper",
+    "get_task_snapshot",
     "get_watcher",
     "hub_containers",
     "resolve_endpoint",
@@ -75,10 +89,15 @@ def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBacken
     return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
 
 
-def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBackend:
+def service_backend(
+    endpoint: Endpoint, *, start_deadline: float, pulls: PullOptions | None = None
+) -> ServiceBackend:
     """The backend for swarm services on ``endpoint``, on the Hub's shared client."""
     return ServiceBackend(
-        shared_client(endpoint), docker_host=endpoint.host, start_deadline=start_deadline
+        shared_client(endpoint),
+        docker_host=endpoint.host,
+        start_deadline=start_deadline,
+        pulls=pulls,
     )
 
 
@@ -96,4 +115,5 @@ async def close_all() -> None:
     """Stop the sweepers and watchers and close the clients of the running loop."""
     await stop_sweepers()
     await stop_watchers()
+    await stop_task_snapshots()
     await close_shared_clients()

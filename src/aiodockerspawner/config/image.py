@@ -107,6 +107,13 @@ class ImageConfig(HasTraits):
         wins. A callable ``f(spawner, image)`` (possibly async) returns such
         a dict, or None for an anonymous pull.
 
+        On ``SwarmSpawner`` they are sent with the service create (as
+        ``docker service create --with-registry-auth`` does): swarm hands
+        them to whichever node runs the task, which pulls the image with
+        them. When a node cannot get the image, the spawn fails with what
+        the registry answers the manager (e.g. ``no basic auth
+        credentials``), not only swarm's "No such image".
+
         .. versionadded:: 0.1
         """,
     ).tag(config=True)

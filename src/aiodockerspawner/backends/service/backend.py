@@ -26,7 +26,7 @@ node that runs it publishes it) and reached at that node's address; an
 from __future__ import annotations
 
 import asyncio
-import copy
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,8 +38,17 @@ from aiodockerspawner import progress
 from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
-from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
+from aiodockerspawner.backends.service.body import (
+    forced_update_spec,
+    secret_create_body,
+    secret_name,
+    secret_reference,
+    service_create_body,
+)
+from aiodockerspawner.backends.service.snapshot import TaskSnapshot
 from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.labels import LABEL_HUB, LABEL_SECRET_OF
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -59,6 +68,15 @@ TASK_PENDING_STATES = frozenset(
 )
 #: task states it never leaves
 TASK_FINAL_STATES = frozenset({"complete", "shutdown", "failed", "rejected", "orphaned", "remove"})
+#: desired states in which swarm still wants a task to run (``ready``: a
+#: replacement waiting for its restart delay)
+TASK_WANTED_STATES = TASK_PENDING_STATES | {"running"}
+#: task states a task reaches by itself: its process ended, or it never started
+TASK_ENDED_STATES = frozenset({"complete", "failed", "rejected"})
+#: :attr:`ObjectStatus.status` of a task swarm took away from its node
+LOST = "lost"
+#: :attr:`ObjectStatus.status` of a task whose service is being removed
+REMOVED = "removed"
 #: how long ``start`` waits for the task to run unless told otherwise
 DEFAULT_START_DEADLINE = 60.0
 #: first and largest pause between two looks at a task
@@ -84,13 +102,13 @@ def _created(task: Mapping[str, Any]) -> tuple[str, int]:
 def current_task(tasks: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
     """The task that stands for the service now.
 
-    The newest task swarm still wants running, else the newest task at all
-    (a server that exited or was rejected keeps its last task, with restart
-    condition ``none``).
+    The newest task swarm still wants running (or ready to run), else the
+    newest task at all (a server that exited or was rejected keeps its last
+    task, with restart condition ``none``).
     """
     if not tasks:
         return None
-    wanted = [t for t in tasks if t.get("DesiredState") == "running"]
+    wanted = [t for t in tasks if t.get("DesiredState") in TASK_WANTED_STATES]
     return max(wanted or tasks, key=_created)
 
 
@@ -104,11 +122,41 @@ def task_error(task: Mapping[str, Any]) -> str:
     return str(status.get("Err") or status.get("Message") or "")
 
 
+def task_lost(task: Mapping[str, Any]) -> bool:
+    """Whether swarm took the task away rather than its server ending by itself.
+
+    Swarm stops wanting a task to run (its desired state goes past
+    ``running``) when its node is drained, goes down or leaves, when the
+    service is updated, and also once the task's process ended (a service
+    being removed sets ``remove``: not a loss either).
+    Only in the last case did the task reach an end state by itself: in the
+    others its state is still the last one its node reported (``running``
+    for a node that died), or ``shutdown`` once the node stopped it.
+    """
+    desired = str(task.get("DesiredState") or "running")
+    if desired == "remove":  # the service is being removed: that is not a loss
+        return False
+    return desired not in TASK_WANTED_STATES and task_state(task) not in TASK_ENDED_STATES
+
+
 def task_status(task: Mapping[str, Any]) -> ObjectStatus:
-    """A task's state as an :class:`ObjectStatus` (``status`` is the task state)."""
+    """A task's state as an :class:`ObjectStatus` (``status`` is the task state).
+
+    A task swarm took away (:func:`task_lost`) is not running whatever its
+    node last reported; its status is :data:`LOST`.
+    """
     if not task:
         return ObjectStatus(running=False, status="missing", error="the service has no task")
     status = task.get("Status") or {}
+    if task.get("DesiredState") == "remove" and task_state(task) not in TASK_ENDED_STATES:
+        return ObjectStatus(running=False, status=REMOVED, error="the service is being removed")
+    if task_lost(task):
+        node = str(task.get("NodeID") or "?")
+        return ObjectStatus(
+            running=False,
+            status=LOST,
+            error=f"swarm took the task off node {node} (drained, down or gone from the swarm)",
+        )
     state = task_state(task)
     exit_code = (status.get("ContainerStatus") or {}).get("ExitCode")
     if state in ("failed", "rejected", "orphaned") and not exit_code:
@@ -144,7 +192,30 @@ def observed_from_service(
         env=_env_dict(container.get("Env")),
         labels=dict(spec.get("Labels") or {}),
         raw=service,
+        instance_id=str((task or {}).get("ID") or ""),
         task=task or {},
+    )
+
+
+def observed_from_tasks(
+    service_id: str, tasks: Sequence[Mapping[str, Any]], *, hub_id: str
+) -> ObservedService:
+    """What a task list tells of one service of the Hub ``hub_id`` (pure).
+
+    The list does not carry the service's own document: ``name`` and ``raw``
+    are empty, and ``labels`` holds only the hub id the list was filtered on.
+    """
+    task = current_task(tasks) or {}
+    container = (task.get("Spec") or {}).get("ContainerSpec") or {}
+    return ObservedService(
+        id=service_id,
+        name="",
+        image=str(container.get("Image", "")),
+        status=task_status(task),
+        env=_env_dict(container.get("Env")),
+        labels={LABEL_HUB: hub_id},
+        instance_id=str(task.get("ID") or ""),
+        task=task,
     )
 
 
@@ -210,6 +281,8 @@ def _restarts(service: Mapping[str, Any]) -> bool:
 
 
 def _task_message(task: Mapping[str, Any]) -> str:
+    if task and task_lost(task):
+        return f"task {LOST}: {task_status(task).error}"
     state = task_state(task) or "not created"
     error = task_error(task)
     return f"task {state}: {error}" if error and error != state else f"task {state}"
@@ -234,12 +307,16 @@ class ServiceBackend:
         *,
         docker_host: str = "127.0.0.1",
         start_deadline: float = DEFAULT_START_DEADLINE,
+        pulls: PullOptions | None = None,
     ) -> None:
         self.docker = docker
         self.docker_host = docker_host
         self.start_deadline = start_deadline
+        #: credentials (``registry_credentials``) for the service's image, and pulls
+        #: on the manager when ``pull_policy`` asks for them
+        self.pulls = pulls
         #: the node-local containers of tasks (exec, stop, addresses on node networks)
-        self.containers = ContainerBackend(docker, docker_host=docker_host)
+        self.containers = ContainerBackend(docker, docker_host=docker_host, pulls=pulls)
 
     # -- reading -----------------------------------------------------------------
 
@@ -272,6 +349,16 @@ class ServiceBackend:
             return None
         tasks = await self._tasks(str(service["ID"]))
         return observed_from_service(service, current_task(tasks))
+
+    async def inspect_shared(
+        self, service_id: str, snapshot: TaskSnapshot, *, max_age: float
+    ) -> ObservedService | None:
+        """The service's state from the Hub's shared task list (no request of its own
+        while the list is young enough); one inspect when the list does not have it."""
+        tasks = await snapshot.tasks_of(service_id, max_age=max_age)
+        if tasks is None:
+            return await self.inspect(service_id)
+        return observed_from_tasks(service_id, tasks, hub_id=snapshot.hub_id)
 
     # -- images ------------------------------------------------------------------
 
@@ -314,25 +401,23 @@ class ServiceBackend:
         image_cmd = None
         if spec.command is None and spec.args:
             image_cmd = await self._image_cmd(spec.image, policy)
-        body = service_create_body(service_spec, image_cmd=image_cmd)
-        # aiodocker's services.create converts ContainerSpec.Env from a dict, in place
-        template = copy.deepcopy(body["TaskTemplate"])
-        container = template["ContainerSpec"]
-        if "Env" in container:
-            container["Env"] = _env_for_aiodocker(container["Env"])
+        secrets = await self._create_secrets(service_spec)
+        body = service_create_body(
+            service_spec, image_cmd=image_cmd, secrets=[ref for _, ref in secrets]
+        )
+        # as `docker service create --with-registry-auth`: swarm hands these
+        # credentials to the node that runs the task, which pulls with them
+        headers = await self._auth_headers(spec.image)
         try:
             async with docker_errors("create service", spec.name):
-                created = await self.docker.services.create(
-                    template,
-                    name=body["Name"],
-                    labels=body.get("Labels"),
-                    mode=body.get("Mode"),
-                    update_config=body.get("UpdateConfig"),
-                    rollback_config=body.get("RollbackConfig"),
-                    endpoint_spec=body.get("EndpointSpec"),
+                created = await self.docker._query_json(
+                    "services/create", "POST", data=body, headers=headers
                 )
-        except DockerOperationError as e:
-            if e.status == 409:
+        except BaseException as e:
+            # no service uses them: they can go (shielded from a cancellation)
+            if secrets:
+                await asyncio.shield(self._delete_secrets([sid for sid, _ in secrets]))
+            if isinstance(e, DockerOperationError) and e.status == 409:
                 raise ObjectExists("create service", spec.name, 409, e.message) from e
             raise
         return ObservedService(
@@ -343,6 +428,85 @@ class ServiceBackend:
             env=dict(spec.env),
             labels=dict(spec.labels),
         )
+
+    # -- files for the task (internal SSL): swarm secrets ---------------------------
+
+    async def _create_secrets(self, spec: ServiceObjectSpec) -> list[tuple[str, dict[str, Any]]]:
+        """One secret per file of ``spec.secret_files``: (id, ``ContainerSpec.Secrets`` entry).
+
+        Secrets travel with the task to whichever node runs it (swarm keeps
+        them encrypted and mounts them on a tmpfs), which files copied into a
+        container on the manager could not. A secret of that name already
+        there (a retried start with the same files) is used as it is.
+        """
+        made: list[tuple[str, dict[str, Any]]] = []
+        labels = {**spec.labels, LABEL_SECRET_OF: spec.name}
+        try:
+            for path, content in sorted(spec.secret_files.items()):
+                name = secret_name(spec.name, path, content)
+                try:
+                    async with docker_errors("create secret", name):
+                        answer = await self.docker._query_json(
+                            "secrets/create",
+                            "POST",
+                            data=secret_create_body(name, content, labels),
+                        )
+                    secret_id = str(answer["ID"])
+                except DockerOperationError as e:
+                    if e.status != 409:
+                        raise
+                    async with docker_errors("inspect secret", name):
+                        existing = await self.docker._query_json(f"secrets/{name}")
+                    secret_id = str(existing["ID"])
+                made.append((secret_id, secret_reference(secret_id, name, path)))
+        except BaseException:
+            await asyncio.shield(self._delete_secrets([sid for sid, _ in made]))
+            raise
+        return made
+
+    async def _delete_secrets(self, secret_ids: Sequence[str]) -> None:
+        for secret_id in secret_ids:
+            try:
+                async with docker_errors("remove secret", secret_id):
+                    async with self.docker._query(f"secrets/{secret_id}", "DELETE"):
+                        pass
+            except DockerOperationError as e:
+                # gone already; or still used by a service (removed later with it)
+                log.debug("Secret %s not removed: %s", secret_id, e)
+
+    async def remove_secrets(self, service_name: str, hub_id: str) -> None:
+        """Remove the secrets made for ``service_name`` (once the service is gone)."""
+        filters = json.dumps(
+            {"label": [f"{LABEL_SECRET_OF}={service_name}", f"{LABEL_HUB}={hub_id}"]}
+        )
+        async with docker_errors("list secrets of", service_name):
+            found = await self.docker._query_json("secrets", params={"filters": filters})
+        await self._delete_secrets([str(s["ID"]) for s in found or []])
+
+    async def _auth_headers(self, image: str) -> dict[str, str]:
+        """``X-Registry-Auth`` for ``image`` from ``registry_credentials``, if any."""
+        lookup = self.pulls.credentials if self.pulls is not None else None
+        credentials = await lookup(image) if lookup is not None else None
+        if not credentials:
+            return {}
+        return {"X-Registry-Auth": registry_auth_header(credentials, image)}
+
+    async def _registry_says(self, image: str) -> str:
+        """What the image's registry answers the manager (with the credentials), if an error.
+
+        A node that cannot pull the task's image reports only "No such
+        image"; the registry's own reason (no credentials, wrong ones, no
+        such repository) is in that node's daemon log. The manager asks the
+        registry the same question (``GET /distribution/{image}/json``).
+        """
+        try:
+            async with docker_errors("ask the registry about", image):
+                await self.docker._query_json(
+                    f"distribution/{image}/json", "GET", headers=await self._auth_headers(image)
+                )
+        except DockerOperationError as e:
+            return e.message
+        return ""
 
     async def start(self, obj: ObservedObject) -> ObservedObject:
         """Wait until the service's task runs; the task's error ends the wait early."""
@@ -370,8 +534,14 @@ class ServiceBackend:
             if state == "running" and task is not None:
                 log.debug("Task of service %s is running", obj.name)
                 return observed_from_service(service, task)
-            if task is not None and state in TASK_FINAL_STATES and not _restarts(service):
-                raise DockerOperationError("start service", obj.name, 0, _task_message(task))
+            ended = state in TASK_FINAL_STATES or (task is not None and task_lost(task))
+            if task is not None and ended and not _restarts(service):
+                message = _task_message(task)
+                if "No such image" in task_error(task):
+                    said_by_registry = await self._registry_says(obj.image)
+                    if said_by_registry:
+                        message = f"{message} (the registry says: {said_by_registry})"
+                raise DockerOperationError("start service", obj.name, 0, message)
             if loop.time() >= deadline:
                 what = _task_message(task) if task else "no task was scheduled"
                 raise DockerOperationError(
@@ -463,15 +633,29 @@ class ServiceBackend:
                 if e.status not in (404, 409):
                     raise
 
+    async def _node_down(self, node_id: str) -> bool:
+        """Whether swarm has marked the node down (a node it cannot ask any more)."""
+        try:
+            async with docker_errors("inspect node", node_id):
+                node = await self.docker.nodes.inspect(node_id=node_id)
+        except DockerOperationError as e:
+            return e.status == 404
+        return str((node.get("Status") or {}).get("State") or "") == "down"
+
     async def _gone(self, task_ids: Sequence[str], container_ids: Sequence[str]) -> bool:
         for task_id in task_ids:
             try:
                 async with docker_errors("inspect task", task_id):
-                    await self.docker.tasks.inspect(task_id)
-                return False
+                    task = await self.docker.tasks.inspect(task_id)
             except DockerOperationError as e:
                 if e.status != 404:
                     raise
+                continue
+            # a task on a node that is down stays until the node comes back (and
+            # then removes its container): nothing runs to wait for
+            node_id = str(task.get("NodeID") or "")
+            if not node_id or not await self._node_down(node_id):
+                return False
         for container_id in container_ids:
             if await self.containers.inspect(container_id) is not None:
                 return False
@@ -501,6 +685,26 @@ class ServiceBackend:
                 killed = True
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, MAX_DELAY)
+
+    async def reschedule(self, name_or_id: str) -> None:
+        """Have swarm replace the service's task (a forced update, as ``--force`` does).
+
+        The new task is placed like any other: on a node that is available
+        now, so a task lost with its node (drained, down) runs elsewhere. The
+        registry credentials given at create time are kept by the Engine.
+        """
+        service = await self._service(name_or_id)
+        if service is None:
+            raise DockerOperationError("reschedule service", name_or_id, 404, "no such service")
+        spec = forced_update_spec(service)
+        version = int((service.get("Version") or {}).get("Index") or 0)
+        async with docker_errors("reschedule service", str(spec.get("Name") or name_or_id)):
+            await self.docker._query_json(
+                f"services/{service['ID']}/update",
+                "POST",
+                params={"version": version},
+                data=spec,
+            )
 
     async def remove(self, name_or_id: str) -> None:
         try:
@@ -545,15 +749,6 @@ class ServiceBackend:
                 f"commands can only run in tasks on the node the Hub talks to",
             )
         return await self.containers.exec(container_id, cmd)
-
-
-def _env_for_aiodocker(env: list[str]) -> dict[str, str | None]:
-    """aiodocker's services.create wants ``Env`` as a dict (``None``: a bare name)."""
-    result: dict[str, str | None] = {}
-    for entry in env:
-        name, sep, value = entry.partition("=")
-        result[name] = value if sep else None
-    return result
 
 
 def _as_service_spec(spec: ObjectSpec) -> ServiceObjectSpec:

@@ -12,7 +12,9 @@ Everything here is pure: no I/O and no Docker client.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -52,9 +54,13 @@ __all__ = [
     "TASK_TEMPLATE_KEYS",
     "container_spec",
     "endpoint_spec",
+    "forced_update_spec",
     "gpu_generic_resources",
     "placement_spec",
     "resources_spec",
+    "secret_create_body",
+    "secret_name",
+    "secret_reference",
     "service_create_body",
     "service_mounts",
     "task_template",
@@ -758,8 +764,57 @@ def _merge_task(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, 
     return merged
 
 
+def forced_update_spec(service: Mapping[str, Any]) -> dict[str, Any]:
+    """The body of ``POST /services/{id}/update`` that makes swarm replace the task.
+
+    ``service`` is the service's inspect document; its ``Spec`` is sent back
+    with ``TaskTemplate.ForceUpdate`` one higher, as ``docker service update
+    --force`` does. Nothing else changes (the input is not modified).
+    """
+    spec = copy.deepcopy(dict(service.get("Spec") or {}))
+    template = spec.setdefault("TaskTemplate", {})
+    template["ForceUpdate"] = int(template.get("ForceUpdate") or 0) + 1
+    return spec
+
+
+def secret_name(service: str, path: str, content: bytes) -> str:
+    """A swarm secret name for one file of ``service`` (at most 64 characters).
+
+    The digest covers the content, so each start's new certificates get new
+    secrets (a secret cannot change), and a start that is retried with the
+    same files finds the ones it made.
+    """
+    digest = hashlib.sha256(b"\0".join([service.encode(), path.encode(), content])).hexdigest()
+    return f"{service[:44].rstrip('-.')}-{digest[:16]}"
+
+
+def secret_create_body(name: str, content: bytes, labels: Mapping[str, str]) -> dict[str, Any]:
+    """The JSON body of ``POST /secrets/create``."""
+    return {
+        "Name": name,
+        "Labels": dict(labels),
+        "Data": base64.b64encode(content).decode("ascii"),
+    }
+
+
+def secret_reference(secret_id: str, name: str, path: str) -> dict[str, Any]:
+    """A ``ContainerSpec.Secrets`` entry: the secret as a read-only file at ``path``.
+
+    Readable by every user (0444, owned by root), like the files dockerspawner
+    copies: the server may run as any user.
+    """
+    return {
+        "SecretID": secret_id,
+        "SecretName": name,
+        "File": {"Name": path, "UID": "0", "GID": "0", "Mode": 0o444},
+    }
+
+
 def service_create_body(
-    spec: ServiceObjectSpec, *, image_cmd: list[str] | None = None
+    spec: ServiceObjectSpec,
+    *,
+    image_cmd: list[str] | None = None,
+    secrets: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON body of ``POST /services/create`` for ``spec``.
 
@@ -768,7 +823,8 @@ def service_create_body(
     :func:`endpoint_spec`. ``extra_create_kwargs`` (``spec.extra_create``,
     ``create_service`` keywords or Engine ``Spec`` keys) is deep-merged last;
     its container keywords go to the ContainerSpec. ``extra_host_config`` and
-    ``links`` have no meaning for services and are not used.
+    ``links`` have no meaning for services and are not used. ``secrets``
+    (:func:`secret_reference` entries) are added to ``ContainerSpec.Secrets``.
     """
     extra_spec, extra_container = translate_create_service_kwargs(spec.extra_create)
     body: dict[str, Any] = {
@@ -786,4 +842,7 @@ def service_create_body(
         body["TaskTemplate"] = _merge_task(body["TaskTemplate"], extra_task)
     if "Replicated" in body["Mode"] and "Global" in body["Mode"]:
         del body["Mode"]["Replicated"]
+    if secrets:
+        container = body["TaskTemplate"]["ContainerSpec"]
+        container["Secrets"] = [*(container.get("Secrets") or []), *secrets]
     return body
