@@ -18,6 +18,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
@@ -29,7 +30,12 @@ import aiohttp
 from aiodocker.exceptions import DockerError
 
 from aiodockerspawner import progress
-from aiodockerspawner.errors import DockerOperationError, DockerUnavailable, InvalidSpec
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    DockerTLSRefused,
+    DockerUnavailable,
+    InvalidSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -344,6 +350,72 @@ def _clean_message(message: str) -> str:
     return text
 
 
+#: OpenSSL's text inside aiohttp's, e.g. ``[SSL: CERTIFICATE_VERIFY_FAILED] certificate
+#: verify failed: unable to get local issuer certificate (_ssl.c:1006)``
+_SSL_TEXT = re.compile(r"\[SSL: ([A-Z0-9_]+)\] (.+?)(?: \(_ssl\.c:\d+\))?(?:'\)|\]|$)")
+#: what Go's TLS listener answers a plain HTTP request with (status 400)
+_PLAIN_HTTP_TO_TLS = "Client sent an HTTP request to an HTTPS server"
+_CA_HINT = "check the CA certificate (tls_config ca_cert, or ca.pem in DOCKER_CERT_PATH)"
+_CLIENT_CERT_HINT = (
+    "the certificate must be signed by the daemon's CA and not expired "
+    "(tls_config client_cert, or cert.pem and key.pem in DOCKER_CERT_PATH)"
+)
+_PLAIN_HINT = "set tls_config, or DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH"
+
+
+def tls_refusal(operation: str, target: str, text: str) -> DockerTLSRefused | None:
+    """The TLS failure that an aiohttp or aiodocker error text reports, if it is one.
+
+    Three cases an admin must tell apart, each with the setting to look at:
+    the daemon's certificate is not trusted (wrong CA, wrong host name), the
+    daemon refused this Hub's client certificate (another CA, expired, none),
+    and a plain HTTP client talking to a TLS port.
+    """
+    if _PLAIN_HTTP_TO_TLS in text:
+        return DockerTLSRefused(
+            operation,
+            target,
+            _PLAIN_HTTP_TO_TLS,
+            problem="Docker expects TLS at this address and this Hub spoke plain HTTP",
+            hint=_PLAIN_HINT,
+        )
+    match = _SSL_TEXT.search(text)
+    if match is None:
+        return None
+    code, detail = match.group(1), match.group(2).strip()
+    if code == "CERTIFICATE_VERIFY_FAILED":
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker's TLS certificate is not trusted",
+            hint=_CA_HINT,
+        )
+    if "ALERT" in code and "CERTIFICATE" in code:  # bad, expired, unknown, required...
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker refused this Hub's TLS client certificate",
+            hint=_CLIENT_CERT_HINT,
+        )
+    if code == "WRONG_VERSION_NUMBER":  # https to a plain HTTP port
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker does not speak TLS at this address",
+            hint="use tcp:// without tls_config and DOCKER_TLS_VERIFY, or the daemon's TLS port",
+        )
+    return DockerTLSRefused(
+        operation,
+        target,
+        detail,
+        problem="The TLS handshake with Docker failed",
+        hint="check tls_config or DOCKER_CERT_PATH",
+    )
+
+
 @contextlib.asynccontextmanager
 async def docker_errors(
     operation: str, target: str, *, error_class: type[DockerOperationError] | None = None
@@ -358,10 +430,17 @@ async def docker_errors(
             yield
     except DockerError as e:
         message = _clean_message(str(e.message))
+        if e.status in (900, 400):
+            refused = tls_refusal(operation, target, message)
+            if refused is not None:
+                raise refused from e
         if e.status == 900:
             raise DockerUnavailable(operation, target, 900, message) from e
         cls = error_class or DockerOperationError
         raise cls(operation, target, e.status, message) from e
     except (aiohttp.ClientError, TimeoutError) as e:
         detail = str(e) or type(e).__name__
+        refused = tls_refusal(operation, target, detail)
+        if refused is not None:
+            raise refused from e
         raise DockerUnavailable(operation, target, 900, detail) from e
