@@ -101,6 +101,48 @@ class Refresh:
 EventResult = ObservedObject | _Removed | _Ignored | Refresh
 
 
+#: list items decoded between two returns to the event loop (about a millisecond)
+ITEMS_PER_SLICE = 100
+_JSON = json.JSONDecoder()
+_BLANK = frozenset(" \t\r\n")
+
+
+async def decode_array(text: str, per_slice: int = ITEMS_PER_SLICE) -> list[Any]:
+    """A JSON array, decoded item by item, giving the loop back every ``per_slice`` items.
+
+    The resync list of a thousand containers is about 1.4 MB of JSON: one
+    ``json.loads`` of it held the Hub's loop for 10 ms and more (spawns,
+    proxy and API requests all waited), once a minute. Decoding it in slices
+    costs the same CPU and never holds the loop for long.
+    """
+    out: list[Any] = []
+    i, end = 0, len(text)
+
+    def skip(i: int) -> int:
+        while i < end and text[i] in _BLANK:
+            i += 1
+        return i
+
+    i = skip(i)
+    if i >= end or text[i] != "[":
+        raise ValueError("expected a JSON array")
+    i = skip(i + 1)
+    if i < end and text[i] == "]":
+        return out
+    while True:
+        item, i = _JSON.raw_decode(text, i)
+        out.append(item)
+        i = skip(i)
+        if i < end and text[i] == ",":
+            i = skip(i + 1)
+        elif i < end and text[i] == "]":
+            return out
+        else:
+            raise ValueError(f"malformed JSON array at character {i}")
+        if len(out) % per_slice == 0:
+            await asyncio.sleep(0)
+
+
 def event_action(event: Mapping[str, Any]) -> str:
     """An event's action (``Action``, or ``status`` in older API versions)."""
     return str(event.get("Action") or event.get("status") or "")
