@@ -28,25 +28,30 @@ from typing import Any
 
 #: packages whose share of the samples is reported, by the path fragment of their frames
 PACKAGES = {
-    "aiodockerspawner": "aiodockerspawner/",
-    "aiodocker": "aiodocker/",
-    "aiohttp": "aiohttp/",
-    "dockerspawner": "dockerspawner/",
-    "docker-py": "site-packages/docker/",
-    "requests": "requests/",
-    "urllib3": "urllib3/",
-    "jupyterhub": "jupyterhub/",
-    "sqlalchemy": "sqlalchemy/",
-    "tornado": "tornado/",
-    "json": "json/",
-    "logging": "logging/",
+    "aiodockerspawner": "(aiodockerspawner/",
+    "aiodocker": "(aiodocker/",
+    "aiohttp": "(aiohttp/",
+    "dockerspawner": "(dockerspawner/",
+    "docker-py": "(docker/",
+    "requests": "(requests/",
+    "urllib3": "(urllib3/",
+    "jupyterhub": "(jupyterhub/",
+    "sqlalchemy": "(sqlalchemy/",
+    "tornado": "(tornado/",
+    "json": "(json/",
+    "logging": "(logging/",
 }
-#: what counts as the spawner's own work, per contender: its code and its Docker client
+#: py-spy names a frame ``function (package/module.py:line)``.
+#: What counts as the spawner's own work, per contender: its code and its Docker client.
+#: JupyterHub 6 makes its own HTTP requests (to servers, to the proxy) with aiohttp too,
+#: so aiohttp counts as aiodockerspawner's only in stacks without a JupyterHub frame
+#: (which still takes the protocol callbacks of JupyterHub's connections: an upper bound)
 SPAWNER = {
-    "ads": ("aiodockerspawner/", "aiodocker/", "aiohttp/"),
-    "ds": ("dockerspawner/", "site-packages/docker/", "requests/", "urllib3/"),
-    "floor": ("floor.py",),
+    "ads": ("(aiodockerspawner/", "(aiodocker/"),
+    "ds": ("(dockerspawner/", "(docker/", "(requests/", "(urllib3/"),
+    "floor": ("floor.py:",),
 }
+UNLESS_HUB = {"ads": ("(aiohttp/",)}
 _FRAME = re.compile(r"^(.*) \((.*):(\d+)\)$")
 
 
@@ -124,7 +129,10 @@ def summarise(path: Path, key: str) -> dict[str, Any] | None:
         for name, fragment in PACKAGES.items():
             if fragment in stack:
                 by_package[name] += count
-        if any(fragment in stack for fragment in SPAWNER.get(key, ())):
+        if any(fragment in stack for fragment in SPAWNER.get(key, ())) or (
+            "(jupyterhub/" not in stack
+            and any(fragment in stack for fragment in UNLESS_HUB.get(key, ()))
+        ):
             spawner += count
         for frame in set(stack.split(";")):
             match = _FRAME.match(frame.strip())
