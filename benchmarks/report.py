@@ -259,6 +259,15 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
     for m in marks:
         out.append(row(f"20 spawns with {m} running: p50", "s", "spawn20", str(m), "p50"))
         out.append(row(f"20 spawns with {m} running: p95", "s", "spawn20", str(m), "p95"))
+        out.append(
+            row(
+                f"Docker alone, 20 create+start with {m} running: p50",
+                "s",
+                "docker20",
+                str(m),
+                "p50",
+            )
+        )
     if marks:
         ratios = {}
         for k in keys:
@@ -343,6 +352,16 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
         )
     )
     out.append(row(f"stop all {n - killed} at once", "s", "stop_all", "total"))
+    out.append(
+        row(
+            "containers still running when the Hub reports all stopped",
+            "",
+            "stop_all",
+            "still_running",
+            target="0",
+            check=lambda r: r["values"]["ads"] == 0,
+        )
+    )
     return out
 
 

@@ -66,3 +66,6 @@ async def test_200_servers_on_one_daemon(
     assert adoption["unexpected_active"] == 0, adoption
 
     assert entry["stop_all"]["servers"] == SERVERS - plan.killed
+    assert entry["stop_all"]["still_running"] == 0, entry["stop_all"]
+    # the daemon's own share was measured beside each batch of 20
+    assert set(entry["docker20"]) == set(entry["spawn20"])

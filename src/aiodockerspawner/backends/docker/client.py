@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
 import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiodocker
@@ -227,6 +228,92 @@ class _Docker(aiodocker.Docker):
             await super()._check_version()
 
 
+class _QueueClock:
+    """How long the requests of one task have waited for a free connection so far."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.started = loop.time()
+        self.queued = 0.0
+        self._depth = 0
+        self._since = 0.0
+
+    def enter(self) -> None:
+        if self._depth == 0:
+            self._since = self.loop.time()
+        self._depth += 1
+
+    def leave(self) -> None:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0:
+            self.queued += self.loop.time() - self._since
+
+    def working(self) -> float:
+        """Seconds since the start, less those spent queued for a connection."""
+        now = self.loop.time()
+        waiting = now - self._since if self._depth else 0.0
+        return now - self.started - self.queued - waiting
+
+
+_queue_clock: contextvars.ContextVar[_QueueClock | None] = contextvars.ContextVar(
+    "aiodockerspawner_queue_clock", default=None
+)
+
+
+async def _queued_start(*_: object) -> None:
+    clock = _queue_clock.get()
+    if clock is not None:
+        clock.enter()
+
+
+async def _queued_end(*_: object) -> None:
+    clock = _queue_clock.get()
+    if clock is not None:
+        clock.leave()
+
+
+def _queue_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(_queued_start)
+    trace.on_connection_queued_end.append(_queued_end)
+    return trace
+
+
+T = TypeVar("T")
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable``, given ``seconds`` of Docker's time; :class:`TimeoutError` after that.
+
+    Time spent waiting for a free connection of ``docker_connection_limit``
+    does not count: a Hub stopping a thousand servers at once queues most of
+    the stops behind the limit, and a deadline that counted the queue gave up
+    on stops that Docker was getting through (it had not even been asked),
+    leaving their containers running while the Hub forgot them. A request
+    Docker does not answer still ends at the deadline.
+    """
+    clock = _QueueClock(asyncio.get_running_loop())
+    token = _queue_clock.set(clock)
+    try:
+        task = asyncio.ensure_future(awaitable)  # its context carries the clock
+    finally:
+        _queue_clock.reset(token)
+    try:
+        while True:
+            remaining = seconds - clock.working()
+            if remaining <= 0:
+                break
+            done, _ = await asyncio.wait({task}, timeout=remaining)
+            if done:
+                return task.result()
+    except BaseException:
+        task.cancel()
+        raise
+    task.cancel()
+    await asyncio.wait({task})
+    raise TimeoutError(f"Docker did not answer within {seconds:g} s")
+
+
 def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
     timeout = aiohttp.ClientTimeout(
         total=None,
@@ -249,7 +336,20 @@ def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
         )
         connector = aiohttp.TCPConnector(limit=endpoint.connection_limit, ssl=ssl_ctx)
         url = endpoint.url
-    return _Docker(url=url, connector=connector, timeout=timeout, api_version=endpoint.api_version)
+    # a session of our own: its trace tells within() when a request waits for a connection
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        connector_owner=False,
+        trace_configs=[_queue_trace()],
+    )
+    return _Docker(
+        url=url,
+        connector=connector,
+        session=session,
+        timeout=timeout,
+        api_version=endpoint.api_version,
+    )
 
 
 @dataclass
@@ -269,6 +369,8 @@ async def _close_client(client: aiodocker.Docker) -> None:
     """Close a client we own, including its connector, whatever aiodocker raises."""
     try:
         await client.close()
+        if not client.session.closed:
+            await client.session.close()
     except Exception:
         log.exception("Error while closing the Docker client")
     finally:
