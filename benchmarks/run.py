@@ -531,6 +531,7 @@ async def run_scale_contenders(plan: Plan, env: Env, res: Results) -> None:
         settings = hub_settings(key, plan, env, tiny)
         entry = await run_scale(key, sp, settings, env.workdir / f"{key}-scale")
         res.put("scale", key, entry)
+        (env.workdir / "partial.json").write_text(json.dumps(res.data) + "\n")
 
 
 async def run_raw(plan: Plan, env: Env, res: Results) -> None:
@@ -739,11 +740,14 @@ async def run_all(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
             else:
                 await run_hub_contender(key, plan, env, res)
 
+        partial = workdir / "partial.json"
         if args.parallel:
             await asyncio.gather(*(one(key) for key in plan.contenders))
         else:
             for key in plan.contenders:
                 await one(key)
+                # what was measured so far survives a run that is stopped later
+                partial.write_text(json.dumps(res.data) + "\n")
         if 8 in plan.scenarios:
             await run_scale_contenders(plan, env, res)
     finally:

@@ -407,7 +407,9 @@ async def run_scale(
     """Scenario 8 for one contender, on a daemon of its own; what was measured."""
     entry: dict[str, Any] = {"plan": asdict(plan), "limits": raise_limits(plan.n, workdir)}
     began = time.monotonic()
-    async with PrivateDockerd(bridge_prefix=21, storage_driver="overlay2") as daemon:
+    daemon = PrivateDockerd(bridge_prefix=21, storage_driver="overlay2")
+    try:
+        await daemon.start()
         await daemon.load_image(TINY_IMAGE)
         proxy = CountingDockerProxy(str(workdir / "docker.sock"), upstream=str(daemon.socket))
         await proxy.start()
@@ -424,6 +426,8 @@ async def run_scale(
             task.result()
         finally:
             await proxy.stop()
-            log(f"{key}: removing {plan.n} containers and the private daemon")
+    finally:
+        log(f"{key}: discarding the private daemon and its containers")
+        await daemon.discard()
     entry["wall_seconds"] = time.monotonic() - began
     return entry

@@ -218,12 +218,31 @@ class PrivateDockerd:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+        await self._clean_up()
+
+    async def discard(self) -> None:
+        """SIGKILL the daemon and everything it ran, and delete it all, without asking it.
+
+        For a daemon with a thousand containers: removing them through the
+        daemon took minutes, and once (Docker 20.10, 344 of them still
+        running) never finished.
+        """
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            await self._proc.wait()
+        self._proc = None
+        await self._clean_up()
+
+    async def _clean_up(self) -> None:
         await self._kill_leftovers()
-        # dockerd bind-mounts its data root onto itself
-        for mount in reversed((await _run("cat", "/proc/mounts")).splitlines()):
-            target = mount.split()[1]
-            if target.startswith(str(self.root)):
-                await _run("umount", "-l", target, check=False)
+        # dockerd bind-mounts its data root onto itself; overlay2 mounts one per container
+        targets = [
+            mount.split()[1]
+            for mount in reversed((await _run("cat", "/proc/mounts")).splitlines())
+            if mount.split()[1].startswith(str(self.root))
+        ]
+        for i in range(0, len(targets), 200):
+            await _run("umount", "-l", *targets[i : i + 200], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         if self._bridge_made:
             await _run("ip", "link", "del", self.bridge, check=False)
