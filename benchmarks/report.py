@@ -252,7 +252,7 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
             v = _scale(data, k, *path)
             if v is not None:
                 values[k] = v * mul
-        return _row_of(f"8. {label}", unit, values, **kw)
+        return _row_of(f"9. {label}", unit, values, **kw)
 
     marks = sorted({int(m) for e in scale.values() for m in e.get("spawn20", {})})
     out = []
@@ -279,7 +279,7 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
                 ratios[k] = high / low
         out.append(
             _row_of(
-                f"8. 20-spawn p50 with {n} running / with 0",
+                f"9. 20-spawn p50 with {n} running / with 0",
                 "x",
                 ratios,
                 target="<= 1.5x",
@@ -293,7 +293,7 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
         seconds = sum(f["seconds"] for f in fills)
         if seconds:
             rates[k] = total / seconds
-    out.append(_row_of("8. servers spawned per second (batches of 50)", "1/s", rates))
+    out.append(_row_of("9. servers spawned per second (batches of 50)", "1/s", rates))
     out.append(
         row(f"Docker requests per minute, {n} idle", "req/min", "idle", "requests_per_minute")
     )
@@ -366,13 +366,13 @@ def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
 
 
 def unfinished(data: dict[str, Any]) -> list[str]:
-    """Lines saying which contender did not finish scenario 8 in its budget, and where."""
+    """Lines saying which contender did not finish scenario 9 in its budget, and where."""
     lines = []
     for key, entry in data["results"].get("scale", {}).items():
         if entry.get("unfinished"):
             budget = entry["plan"]["budget"]
             lines.append(
-                f"{NAMES[key]} did not finish scenario 8 within its {budget:.0f} s budget: "
+                f"{NAMES[key]} did not finish scenario 9 within its {budget:.0f} s budget: "
                 f"it was at '{entry['unfinished']}' (the rows after that are empty)."
             )
     return lines
@@ -538,7 +538,7 @@ def _plot_lag(ax: Any, data: dict[str, Any], colors: dict[str, str]) -> None:
 
 
 def _plot_scale(ax: Any, data: dict[str, Any], colors: dict[str, str]) -> None:
-    """Scenario 8: p50 and p95 of 20 new spawns against the servers already running."""
+    """Scenario 9: p50 and p95 of 20 new spawns against the servers already running."""
     scale = data["results"].get("scale", {})
     for k in ("ads", "ds"):
         spawn20 = (scale.get(k) or {}).get("spawn20") or {}
@@ -551,7 +551,7 @@ def _plot_scale(ax: Any, data: dict[str, Any], colors: dict[str, str]) -> None:
         ax.plot(marks, p95, marker="^", ls="--", color=colors[k], label=f"{NAMES[k]} p95")
     ax.set_xlabel("servers already running")
     ax.set_ylabel("seconds")
-    ax.set_title("8. 20 new spawns on one daemon, by servers running")
+    ax.set_title("9. 20 new spawns on one daemon, by servers running")
     if scale:
         ax.legend(fontsize=8)
     ax.grid(alpha=0.3)

@@ -40,7 +40,7 @@ SPAWNER_CLASSES = {
     "floor": "floor.FloorSpawner",
 }
 ALL_CONTENDERS = ("raw", "ads", "ds", "floor")
-ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8)
+ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 9)
 MiB = 1 << 20
 
 
@@ -61,7 +61,7 @@ class Plan:
     pull_bytes: int
     pull_rate: float
     baseline_reps: int
-    #: scenario 8: servers running at the end, seconds allowed per contender
+    #: scenario 9: servers running at the end, seconds allowed per contender
     scale_n: int = 1000
     scale_budget: float = 2400.0
     scale_idle_window: float = 90.0
@@ -109,8 +109,8 @@ class Plan:
             scale_budget=300.0,
             scale_idle_window=3.0,
             scale_poll_interval=1,
-            # scenario 8 runs private daemons and minutes of waiting: only when asked
-            scenarios=[s for s in ALL_SCENARIOS if s != 8],
+            # scenario 9 runs private daemons and minutes of waiting: only when asked
+            scenarios=[s for s in ALL_SCENARIOS if s != 9],
         )
 
 
@@ -516,7 +516,7 @@ async def run_floor(plan: Plan, env: Env, res: Results) -> None:
 
 
 async def run_scale_contenders(plan: Plan, env: Env, res: Results) -> None:
-    """Scenario 8, one contender after the other, each on a private daemon."""
+    """Scenario 9, one contender after the other, each on a private daemon."""
     tiny = ServerKind("tiny", TINY_IMAGE, TINY_CMD)
     for key in [k for k in plan.contenders if k in ("ads", "ds")]:
         sp = ScalePlan(
@@ -527,7 +527,7 @@ async def run_scale_contenders(plan: Plan, env: Env, res: Results) -> None:
             sample=min(20, max(2, plan.scale_n // 2)),
             batch=min(50, max(2, plan.scale_n // 2)),
         )
-        log(f"{key}: scenario 8, {sp.n} servers (budget {sp.budget:.0f} s)")
+        log(f"{key}: scenario 9, {sp.n} servers (budget {sp.budget:.0f} s)")
         settings = hub_settings(key, plan, env, tiny)
         entry = await run_scale(key, sp, settings, env.workdir / f"{key}-scale")
         res.put("scale", key, entry)
@@ -748,7 +748,7 @@ async def run_all(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
                 await one(key)
                 # what was measured so far survives a run that is stopped later
                 partial.write_text(json.dumps(res.data) + "\n")
-        if 8 in plan.scenarios:
+        if 9 in plan.scenarios:
             await run_scale_contenders(plan, env, res)
     finally:
         await cleanup(env.prefix)
@@ -778,7 +778,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--smoke", action="store_true", help="N = 2, one repetition, small pull")
     p.add_argument(
-        "--scenarios", default="", help="comma-separated scenario numbers 1-7 (default: all)"
+        "--scenarios", default="", help="comma-separated scenario numbers 1-7 and 9 (default: all)"
     )
     p.add_argument(
         "--contenders",
@@ -786,9 +786,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="comma-separated: raw, ads, ds, floor (default: all four; floor runs scenario 5)",
     )
     p.add_argument("--repeat", type=int, default=0, help="repetitions of scenario 1")
-    p.add_argument("--scale-n", type=int, default=0, help="servers in scenario 8 (1000)")
+    p.add_argument("--scale-n", type=int, default=0, help="servers in scenario 9 (1000)")
     p.add_argument(
-        "--scale-budget", type=float, default=0, help="seconds per contender in scenario 8"
+        "--scale-budget", type=float, default=0, help="seconds per contender in scenario 9"
     )
     p.add_argument(
         "--prefix", default="adsb", help="name prefix and label value of every object created"

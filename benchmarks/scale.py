@@ -1,4 +1,4 @@
-"""Scenario 8: a thousand tiny servers under one Hub on one Docker daemon.
+"""Scenario 9: a thousand tiny servers under one Hub on one Docker daemon.
 
 Each contender gets a private dockerd of its own (tests/privatedockerd.py:
 its own data root, bridge and socket, ``--live-restore``), so that the daemon
@@ -52,7 +52,7 @@ TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 
 #: limits the Hub's configuration raises (or states) for N servers
 SCALE_CONFIG = """
-# scenario 8: N servers that outlive a Hub and a daemon restart
+# scenario 9: N servers that outlive a Hub and a daemon restart
 c.JupyterHub.cleanup_servers = False
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.active_server_limit = 0
@@ -404,7 +404,7 @@ class Scale:
 async def run_scale(
     key: str, plan: ScalePlan, settings: HubSettings, workdir: Path
 ) -> dict[str, Any]:
-    """Scenario 8 for one contender, on a daemon of its own; what was measured."""
+    """Scenario 9 for one contender, on a daemon of its own; what was measured."""
     entry: dict[str, Any] = {"plan": asdict(plan), "limits": raise_limits(plan.n, workdir)}
     began = time.monotonic()
     daemon = PrivateDockerd(bridge_prefix=21, storage_driver="overlay2")

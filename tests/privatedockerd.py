@@ -17,7 +17,9 @@ With ``tls=DaemonTLS(...)`` it also listens on a TCP port of the loopback
 with ``--tlsverify`` (a remote daemon as production runs one: only clients
 with a certificate of its CA get in); its own socket stays the way the tests
 drive it (``cli``). ``bridge_prefix`` widens its bridge beyond a /24 for
-scale tests, ``storage_driver`` picks another driver than ``vfs``.
+scale tests, ``storage_driver`` picks another driver than ``vfs``. ``args``
+adds dockerd arguments, ``path`` puts directories first on its PATH (e.g. a
+stand-in NVIDIA hook, :func:`stand_in_nvidia_hook`).
 
 Never start it with ``--bridge=none``: dockerd then *deletes* the host's
 ``docker0`` interface (Moby's ``removeDefaultBridgeInterface``), which breaks
@@ -86,11 +88,14 @@ class PrivateDockerd:
         tls: DaemonTLS | None = None,
         bridge_prefix: int = 24,
         storage_driver: str = "vfs",
-        extra_args: tuple[str, ...] = (),
+        args: tuple[str, ...] = (),
+        path: tuple[str, ...] = (),
     ) -> None:
         self.tls = tls
         self.storage_driver = storage_driver
-        self.extra_args = extra_args
+        #: extra dockerd arguments, and directories put first on its PATH
+        self.args = args
+        self.path = path
         self.root = Path(tempfile.mkdtemp(prefix="adst-dockerd-", dir="/tmp"))
         self.socket = self.root / "docker.sock"
         self.pidfile = self.root / "docker.pid"
@@ -152,6 +157,7 @@ class PrivateDockerd:
         log = self.log_path.open("ab")
         # dockerd reads DOCKER_CERT_PATH/DOCKER_TLS_VERIFY as defaults for its own flags
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["PATH"] = os.pathsep.join([*self.path, os.environ.get("PATH", "")])
         self._proc = await asyncio.create_subprocess_exec(
             "dockerd",
             f"--host={self.url}",
@@ -165,7 +171,7 @@ class PrivateDockerd:
             "--ip-forward=false",
             "--live-restore",
             f"--storage-driver={self.storage_driver}",
-            *self.extra_args,
+            *self.args,
             stdin=asyncio.subprocess.DEVNULL,
             env=env,
             stdout=log,
@@ -271,3 +277,32 @@ class PrivateDockerd:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+#: the name dockerd looks for on its PATH when it starts: with it, the daemon
+#: registers its "nvidia" device driver and accepts GPU DeviceRequests
+NVIDIA_HOOK = "nvidia-container-runtime-hook"
+
+
+def stand_in_nvidia_hook(directory: Path) -> Path:
+    """Write a stand-in NVIDIA prestart hook into ``directory``; returns ``directory``.
+
+    dockerd (20.10 here) only registers its ``nvidia`` device driver when
+    ``nvidia-container-runtime-hook`` is on its PATH at start; without it every
+    ``DeviceRequests`` entry fails the container start ("could not select
+    device driver"). With the driver registered, the daemon adds the hook to
+    the container's OCI spec and sets ``NVIDIA_VISIBLE_DEVICES`` to the
+    requested ids. This stand-in does nothing and succeeds, so containers with
+    real DeviceRequests start on a machine without GPUs: start a
+    :class:`PrivateDockerd` with ``path=(str(directory),)``.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    hook = directory / NVIDIA_HOOK
+    hook.write_text(
+        "#!/bin/sh\n"
+        "# stand-in for NVIDIA's prestart hook: accept, change nothing\n"
+        "cat >/dev/null\n"
+        "exit 0\n"
+    )
+    hook.chmod(0o755)
+    return directory

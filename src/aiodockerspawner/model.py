@@ -35,6 +35,26 @@ class VolumeBind:
         return f"{self.source}:{self.target}:{opts}"
 
 
+@dataclass(frozen=True)
+class GpuRequest:
+    """GPUs for one server, resolved from the ``gpus`` setting.
+
+    ``count`` is the number of devices (``-1``: all of them) when no
+    ``device_ids`` are named. ``mode`` says how a container gets them:
+    ``device-requests`` (``HostConfig.DeviceRequests``, like ``docker run
+    --gpus``) or ``environment`` (only ``NVIDIA_VISIBLE_DEVICES``, for hosts
+    whose default runtime is NVIDIA's). A swarm service reserves ``count``
+    generic resources of ``resource_kind``.
+    """
+
+    count: int = 0
+    device_ids: tuple[str, ...] = ()
+    driver: str = "nvidia"
+    capabilities: tuple[str, ...] = ("gpu",)
+    mode: str = "device-requests"
+    resource_kind: str = "NVIDIA-GPU"
+
+
 @dataclass
 class ObjectSpec:
     """Everything a backend needs to create one server object.
@@ -70,6 +90,8 @@ class ObjectSpec:
     user: str | None = None
     extra_create: dict[str, Any] = field(default_factory=dict)
     extra_host_config: dict[str, Any] = field(default_factory=dict)
+    #: GPUs; ``None``: none
+    gpus: GpuRequest | None = None
 
 
 @dataclass(frozen=True)

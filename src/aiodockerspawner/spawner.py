@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
 from jupyterhub.spawner import Spawner
-from tornado import web
 from traitlets import (
     Unicode,
     default,
@@ -24,7 +23,6 @@ from traitlets import (
 )
 
 from aiodockerspawner import progress
-from aiodockerspawner._version import __version__
 from aiodockerspawner.backends import (
     ContainerSource,
     DockerClient,
@@ -46,29 +44,31 @@ from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
 from aiodockerspawner.config.defaults import ContainerDefaults
 from aiodockerspawner.config.endpoint import EndpointConfig
+from aiodockerspawner.config.gpus import GpuConfig
 from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
+from aiodockerspawner.config.profiles import ProfileConfig
 from aiodockerspawner.config.resources import ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
-from aiodockerspawner.core import drift, lifetime, naming, options
+from aiodockerspawner.core import drift, naming
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.gpuassignment import GpuAssignment
 from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
 from aiodockerspawner.labels import (
     LABEL_HUB,
-    LABEL_MANAGED_BY,
-    LABEL_SERVER,
     LABEL_SPEC,
-    LABEL_USER,
-    LABEL_VERSION,
+    other_owner,
 )
-from aiodockerspawner.model import Address, AddressPolicy, ObjectSpec, ObservedObject
+from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
 from aiodockerspawner.progress import SpawnProgress
-from aiodockerspawner.units import parse_bytes
+from aiodockerspawner.resolve import SpecResolver
+from aiodockerspawner.serverlifetime import ServerLifetime
+from aiodockerspawner.useroptions import UserOptionsHandling
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -83,13 +83,19 @@ class DockerSpawner(
     DeprecatedTraits,
     InternalSSL,
     ObjectAPI,
+    ServerLifetime,
+    UserOptionsHandling,
+    GpuAssignment,
+    SpecResolver,
     ImageConfig,
+    ProfileConfig,
     NamingConfig,
     EndpointConfig,
     NetworkConfig,
     StorageConfig,
     LifecycleConfig,
     ResourceConfig,
+    GpuConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -112,10 +118,53 @@ class DockerSpawner(
     @observe("image")
     def _image_changed(self, change: Any) -> None:
         # name templates may use {imagename}; keep the name in step with the image
-        if "{imagename}" in self.name_template and not self._name_from_state:
-            self.object_name = self._default_object_name()
+        self._follow_image_in_name()
 
-    _name_from_state = False
+    def _follow_image_in_name(self) -> None:
+        """With ``{imagename}`` in ``name_template``, each image has its own object.
+
+        When the name rendered for the current image is not the one in use
+        (from the state, or from the previous start), switch to it and forget
+        the object id: the other image's object is left alone, and is resumed
+        when that image is chosen again.
+        """
+        if "{imagename}" not in self.name_template:
+            return
+        rendered = self._default_object_name()
+        if rendered == self.object_name:
+            return
+        if self.object_id:
+            self.log.info(
+                "%s now runs image %s: its %s is %s (%s stays for its own image)",
+                self._log_name,
+                self.image,
+                self.object_type,
+                rendered,
+                self.object_name,
+            )
+        self.object_name = rendered
+        self.object_id = ""
+
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        """The object name this user's server ``server_name`` renders to.
+
+        ``name_template`` at its default follows the server (the default server
+        has no ``--{servername}`` part); ``image`` fills ``{imagename}``.
+        """
+        template = self.name_template
+        if template == naming.default_name_template(self.name or ""):
+            template = naming.default_name_template(server_name)
+        fields = naming.template_namespace(
+            escaped_username=self.escaped_name,
+            raw_username=self.user.name,
+            image=image or self.image,
+            escaped_servername=naming.escape_server_name(server_name, self.escape),
+            raw_servername=server_name,
+            prefix=self.prefix,
+        )
+        ns = dict(self.template_namespace())
+        ns.update({k: fields[k] for k in ("imagename", "servername", "raw_servername")})
+        return str(naming.render_templates(template, ns))
 
     def watch_source(self) -> WatchSource:
         """What the events cache watches for this spawner class (containers)."""
@@ -148,10 +197,9 @@ class DockerSpawner(
         Objects without the label (created by dockerspawner) count as ours, so
         a Hub switched from dockerspawner adopts its containers.
         """
-        if obj is None:
+        if obj is None or self._other_hub(obj) is not None:
             return None
-        owner = obj.labels.get(LABEL_HUB)
-        return obj if owner is None or owner == self.hub_id else None
+        return obj
 
     async def _settled(self, target: str, gone: bool) -> None:
         """Wait until the cache has seen our own stop (or removal) of ``target``."""
@@ -231,71 +279,6 @@ class DockerSpawner(
             volumes=self.orphan_sweep_volumes,
         )
 
-    # -- JupyterHub 6: rename() and delete_forever() -----------------------------
-
-    def per_server_sources(self) -> list[lifetime.PerServerSource]:
-        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server."""
-        return lifetime.per_server_sources(
-            self.volumes, self.read_only_volumes, self.mounts, render=self._format_volume
-        )
-
-    async def rename(self, old_name: str, new_name: str) -> None:
-        """Allow renaming a stopped server unless data named after it would be left behind.
-
-        The stopped container keeps its name, which the server's state carries
-        over to the renamed server. A volume or host directory whose template
-        uses the server name would be looked up under the new name, so the
-        rename is refused while one exists.
-        """
-        blockers = await lifetime.rename_blockers(
-            self.client, self.per_server_sources(), local_daemon=self.endpoint.is_unix
-        )
-        if blockers:
-            message = (
-                f"Cannot rename server {old_name!r} to {new_name!r}: "
-                f"{' and '.join(blockers)} named after it would be left behind under the "
-                "old name. Move the data and remove it first, or keep the name."
-            )
-            self.log.warning("Refused to rename %s: %s", self._log_name, message)
-            error = web.HTTPError(409, message.replace("%", "%%"))
-            error.jupyterhub_message = message  # type: ignore[attr-defined]
-            raise error
-        if self.object_id:
-            self.log.info(
-                "Renaming %s to %r: %s %s keeps its name (it is in the server's state)",
-                self._log_name,
-                new_name,
-                self.object_type,
-                self.object_name,
-            )
-
-    async def delete_forever(self) -> None:
-        """The server is deleted for good: remove its container and per-server volumes.
-
-        Volumes whose name does not include the server name (shared by a
-        user's servers) and host directories are kept.
-        """
-        backend = self.backend
-        target = self.object_id or self.object_name
-        existing = await backend.inspect(target) if target else None
-        if existing is not None:
-            self.log.info(
-                "Removing %s %s of deleted server %s",
-                self.object_type,
-                existing.name,
-                self._log_name,
-            )
-            await self._remove_settled(backend, existing.id)
-            self.object_id = ""
-        if not self.name:
-            return  # the default server's volumes belong to the user
-        names = [s.name for s in self.per_server_sources() if s.is_volume]
-        removed, failed = await lifetime.remove_volumes(self.client, names)
-        for name in removed:
-            self.log.info("Removed volume %s of deleted server %s", name, self._log_name)
-        for error in failed:
-            self.log.warning("Could not remove a volume of %s: %s", self._log_name, error)
-
     # -- runtime state ------------------------------------------------------
 
     _starting = False
@@ -356,7 +339,6 @@ class DockerSpawner(
             self.object_id = object_id
         if state.get("object_name"):
             self.object_name = state["object_name"]
-            self._name_from_state = True
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
@@ -365,168 +347,10 @@ class DockerSpawner(
             state["object_name"] = self.object_name
         return state
 
-    # -- environment and spec -------------------------------------------------
-
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()
         env["JUPYTER_IMAGE_SPEC"] = self.image
         return env
-
-    async def _evaluate(self, trait: str) -> Any:
-        value = getattr(self, trait)
-        if callable(value):
-            value = await _maybe_await(value(self))
-        return value
-
-    async def _resource(self, trait: str, kind: str) -> Any:
-        function = self._resource_callable(trait)
-        value = await self._evaluate(trait) if function is None else function(self)
-        value = await _maybe_await(value)
-        if value is None:
-            return None
-        number: float
-        try:
-            if kind == "bytes":
-                number = parse_bytes(value, key=f"DockerSpawner.{trait}")
-            else:
-                number = float(value)
-        except (TypeError, ValueError) as e:
-            raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
-        if number <= 0:
-            raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
-        if function is not None:
-            self._set_evaluated(trait, int(number) if kind == "bytes" else number)
-        return number
-
-    async def _extra(self, trait: str) -> dict[str, Any]:
-        value = await self._evaluate(trait)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
-        ns = self.template_namespace()
-        setting = self._setting(trait)
-        for where, template in naming.host_path_templates(value):
-            self._checked_path(
-                template, str(naming.render_templates(template, ns)), setting + where
-            )
-        rendered = naming.render_templates(dict(value), ns)
-        return dict(rendered)
-
-    def _setting(self, trait: str) -> str:
-        """``Class.trait`` as a configuration file writes it (the class defining it).
-
-        A trait declared in a mixin (``config/``, ``SystemUserMixin``) is
-        configured under the spawner class that takes the mixin in.
-        """
-        mro = type(self).__mro__
-        owner = next((c for c in mro if trait in vars(c)), type(self))
-        while not issubclass(owner, Spawner):
-            owner = next((c for c in mro if owner in c.__bases__), type(self))
-        return f"{owner.__name__}.{trait}"
-
-    def _format_volume(self, template: str) -> str:
-        return str(self.format_volume_name(template, self))
-
-    def _labels(self) -> dict[str, str]:
-        return {
-            LABEL_MANAGED_BY: "aiodockerspawner",
-            LABEL_HUB: self.hub_id,
-            LABEL_USER: self.user.name,
-            LABEL_SERVER: self.name or "",
-            LABEL_VERSION: __version__,
-        }
-
-    async def build_spec(self) -> ObjectSpec:
-        """Resolve configuration into the neutral spec; raises InvalidSpec on bad config."""
-        binds = self._volume_bind_list()
-        mounts = self.mount_binds
-        limits = {
-            "mem_limit": await self._resource("mem_limit", "bytes"),
-            "mem_guarantee": await self._resource("mem_guarantee", "bytes"),
-            "cpu_limit": await self._resource("cpu_limit", "cores"),
-            "cpu_guarantee": await self._resource("cpu_guarantee", "cores"),
-        }
-        env = {k: str(v) for k, v in self.get_env().items()}
-        for trait, value in limits.items():
-            # the base class exports the configured value; export the evaluated one
-            env.pop(trait.upper(), None)
-            if value is not None:
-                env[trait.upper()] = str(value)
-        return ObjectSpec(
-            name=self.object_name,
-            image=self.image,
-            env=env,
-            command=list(self.cmd) if self.cmd else None,
-            args=[str(a) for a in self.get_args()],
-            port=self.port,
-            labels=self._labels(),
-            network=self.network_name,
-            host_ip=None if self.use_internal_ip else self.host_ip,
-            binds=binds,
-            mounts=mounts,
-            links=dict(self.links),
-            mem_limit=limits["mem_limit"],
-            mem_guarantee=limits["mem_guarantee"],
-            cpu_limit=limits["cpu_limit"],
-            cpu_guarantee=limits["cpu_guarantee"],
-            auto_remove=self.remove,
-            extra_create=await self._extra("extra_create_kwargs"),
-            extra_host_config=await self._extra("extra_host_config"),
-        )
-
-    def address_policy(self) -> AddressPolicy:
-        return AddressPolicy(
-            use_internal_ip=self.use_internal_ip,
-            use_internal_hostname=self.use_internal_hostname,
-            network=self.network_name,
-            port=self.port,
-            host_ip=self.host_ip,
-        )
-
-    # -- user options -----------------------------------------------------------
-
-    async def _apply_image_option(self) -> None:
-        requested, ignored = options.validate_user_options(self.user_options)
-        if ignored and not self._user_options_read_elsewhere():
-            shown = ", ".join(repr(k[:40]) for k in ignored[:5])
-            raise options.spawn_error(
-                f"Unknown user option(s) {shown}: this server accepts only 'image'",
-                reason="user_options",
-            )
-        if ignored:
-            self.log.debug(
-                "User options %s for %s are left to the Hub's own hooks",
-                ignored,
-                self._log_name,
-            )
-        if not requested:
-            return
-        allowed = await options.resolve_allowed_images(self.allowed_images, self)
-        self.image = options.check_allowed(allowed, requested)
-
-    def _user_options_read_elsewhere(self) -> bool:
-        """Whether admin code may consume user options this spawner does not read.
-
-        Keys nobody reads are refused (a typo or a probe should not pass
-        silently), but an ``apply_user_options`` hook, a ``pre_spawn_hook``, a
-        custom ``options_from_form`` or a callable setting (``mem_limit``,
-        ``extra_host_config``, ...) may legitimately use other keys.
-        """
-        callables = (
-            "mem_limit",
-            "mem_guarantee",
-            "cpu_limit",
-            "cpu_guarantee",
-            "extra_create_kwargs",
-            "extra_host_config",
-        )
-        return (
-            bool(getattr(self, "apply_user_options", None))
-            or self.pre_spawn_hook is not None
-            or self.options_from_form is not options.options_from_form
-            or any(callable(getattr(self, name, None)) for name in callables)
-        )
 
     # -- start / stop / poll ------------------------------------------------------
 
@@ -560,6 +384,8 @@ class DockerSpawner(
             return url
         finally:
             self._starting = False
+            self._user_options_consumed()
+            self._release_gpu_reservation()
             tracker.finish()
 
     def _choose_host_port(self) -> None:
@@ -572,18 +398,21 @@ class DockerSpawner(
 
     def clear_state(self) -> None:
         super().clear_state()
+        self._user_options_consumed()  # a new start applies its own options
         if self._port_chosen:
             self.port = 0  # the next start picks a fresh free port
             self._port_chosen = False
 
     async def _start(self) -> str:
-        await self._apply_image_option()
+        await self._ensure_user_options_applied()
+        self._follow_image_in_name()
         self._choose_host_port()
         try:
             spec = await self.build_spec()
         except InvalidSpec as e:
             self.log.error("Invalid configuration for %s: %s", self._log_name, e)
             raise
+        spec = await self._assign_gpus(spec)
         spec.labels[LABEL_SPEC] = drift.spec_digest(spec)
         backend = self.backend
         created = False
@@ -602,7 +431,8 @@ class DockerSpawner(
                     self._log_name,
                 )
             except ObjectExists:
-                creating = False
+                # the adoption may create again (a recreate, a leftover replaced):
+                # a cancel during that create is cleaned up like one during the first
                 obj, created = await self._adopt_existing(backend, spec)
             creating = False
             self.object_id = obj.id
@@ -642,18 +472,48 @@ class DockerSpawner(
     async def _adopt_existing(
         self, backend: ObjectBackend, spec: ObjectSpec
     ) -> tuple[ObservedObject, bool]:
-        """Handle a name conflict: resume the old object or replace it."""
+        """Handle a name conflict: resume the old object or replace it.
+
+        Only an object of this Hub made for this user's server is resumed or
+        replaced; anything else is refused with HTTP 409 and left alone.
+        """
         existing = await backend.inspect(spec.name)
-        if existing is not None and self._ours(existing) is None:
+        if existing is None:
+            return await backend.create(spec, self.pull_policy), True
+        hub = self._other_hub(existing)
+        if hub is not None:
             # never resume, replace or remove what another Hub runs
             raise DockerOperationError(
                 f"create {backend.object_type}",
                 spec.name,
                 409,
-                f"the name is taken by Hub {existing.labels.get(LABEL_HUB)!r}; give each "
+                f"the name is taken by Hub {hub!r}; give each "
                 "Hub sharing a Docker daemon its own prefix",
             )
-        if existing is not None and not self.remove:
+        other = self._other_server(existing, spec)
+        if other is not None and not self._in_state(existing):
+            raise DockerOperationError(
+                f"create {backend.object_type}",
+                spec.name,
+                409,
+                f"the name is taken by a {backend.object_type} made for {other}, which is "
+                "left alone; remove it, or make name_template tell the servers apart",
+            )
+        if not self.remove:
+            elsewhere = other or self._other_prefix(existing, spec)
+            if elsewhere is not None:
+                # its environment (service prefix, OAuth callback) cannot be rewritten
+                self.log.warning(
+                    "Recreating %s %s for %s: it was made for %s (a renamed server?) and "
+                    "cannot serve this one; files in its writable layer are lost, named "
+                    "volumes and host directories are kept",
+                    backend.object_type,
+                    spec.name,
+                    self._log_name,
+                    elsewhere,
+                )
+                await self._remove_settled(backend, existing.id)
+                return await backend.create(spec, self.pull_policy), True
             found = drift.drift(existing, spec)
             if drift.should_recreate(found, self.resume_drift):
                 self.log.warning(
@@ -664,7 +524,7 @@ class DockerSpawner(
                     found.describe(),
                     self.resume_drift,
                 )
-                await self._remove_settled(backend, spec.name)
+                await self._remove_settled(backend, existing.id)
                 return await backend.create(spec, self.pull_policy), True
             if found.any:
                 self.log.warning(
@@ -692,15 +552,55 @@ class DockerSpawner(
                 # the resumed server listens where it was told to when it was created
                 self.port = resumed_port
             return existing, False
-        if existing is not None:
-            self.log.warning(
-                "Removing %s %s (id: %s) that should have been cleaned up",
-                backend.object_type,
-                spec.name,
-                existing.id[:7],
-            )
-            await backend.remove(spec.name)
+        self.log.warning(
+            "Removing %s %s (id: %s) that should have been cleaned up",
+            backend.object_type,
+            spec.name,
+            existing.id[:7],
+        )
+        await self._remove_settled(backend, existing.id)
         return await backend.create(spec, self.pull_policy), True
+
+    def _other_hub(self, obj: ObservedObject) -> str | None:
+        """The other Hub whose id ``obj`` carries, or ``None`` when it is this Hub's.
+
+        Objects without the label (created by dockerspawner) count as this Hub's.
+        """
+        owner = obj.labels.get(LABEL_HUB)
+        return None if owner is None or owner == self.hub_id else owner
+
+    def _other_server(self, obj: ObservedObject, spec: ObjectSpec | None = None) -> str | None:
+        """Which other server ``obj`` was made for (its labels, else its environment)."""
+        return other_owner(
+            obj.labels,
+            obj.env,
+            user=self.user.name,
+            server=self.name or "",
+            service_prefix=spec.env.get("JUPYTERHUB_SERVICE_PREFIX") if spec else None,
+        )
+
+    def _other_prefix(self, obj: ObservedObject, spec: ObjectSpec) -> str | None:
+        """The other URL prefix ``obj`` serves under, when it differs from this start's."""
+        theirs = obj.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        ours = spec.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        return f"the URL prefix {theirs}" if theirs and ours and theirs != ours else None
+
+    def _owner_elsewhere(self, obj: ObservedObject) -> str | None:
+        """Whose ``obj`` is, when it is not this server's to rename or delete.
+
+        Another Hub's object never is; the object this server's state refers
+        to always is (a renamed server's still names the old server);
+        otherwise its user and server must be this one's.
+        """
+        hub = self._other_hub(obj)
+        if hub is not None:
+            return f"Hub {hub!r}"
+        return None if self._in_state(obj) else self._other_server(obj)
+
+    def _in_state(self, obj: ObservedObject) -> bool:
+        """Whether ``obj`` is the object this server's state refers to (by id)."""
+        known = self.object_id or ""
+        return bool(known) and (obj.id == known or (len(known) >= 12 and obj.id.startswith(known)))
 
     async def _discard_if_ours(self, backend: ObjectBackend, spec: ObjectSpec) -> None:
         """Cancelled during the create request: remove the object if Docker made it.

@@ -27,6 +27,7 @@ from traitlets import (
 
 from aiodockerspawner.backends import TASK_PENDING_STATES, ObjectBackend, service_backend
 from aiodockerspawner.core.naming import service_name
+from aiodockerspawner.errors import InvalidSpec
 from aiodockerspawner.model import ObjectSpec, ObservedObject, ServiceObjectSpec
 from aiodockerspawner.spawner import DockerSpawner
 
@@ -100,6 +101,9 @@ class SwarmSpawner(DockerSpawner):
     @default("object_name")
     def _default_object_name(self) -> str:
         return service_name(super()._default_object_name())
+
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        return service_name(super().object_name_for(server_name, image))
 
     # -- swarm-only settings ---------------------------------------------------
 
@@ -189,6 +193,15 @@ class SwarmSpawner(DockerSpawner):
             stop_grace_period=self.stop_grace_period,
             publish_mode=self.publish_mode.lower(),
         )
+
+    async def _assign_gpus(self, spec: ObjectSpec) -> ObjectSpec:
+        """The swarm assigns generic resources exclusively itself: only check the request."""
+        if spec.gpus is not None and (spec.gpus.device_ids or spec.gpus.count == -1):
+            raise InvalidSpec(
+                "SwarmSpawner.gpus: a service reserves a number of GPUs; "
+                "device ids and 'all' cannot be asked of the swarm"
+            )
+        return spec
 
     # -- poll --------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The scale scenario of the benchmark (scenario 8), short: 200 servers under one Hub.
+"""The scale scenario of the benchmark (scenario 9), short: 200 servers under one Hub.
 
 ``benchmarks/scale.py`` runs a real Hub with aiodockerspawner on a private
 dockerd (its own data root and bridge, ``--live-restore``), behind the

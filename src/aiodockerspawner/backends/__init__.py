@@ -8,6 +8,9 @@ Docker-shaped (Engine JSON, aiodocker, the events stream, pulls) stays below.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from aiodockerspawner.backends.base import ObjectBackend
 from aiodockerspawner.backends.container.backend import ContainerBackend
 from aiodockerspawner.backends.container.observe import ContainerSource
@@ -16,6 +19,7 @@ from aiodockerspawner.backends.docker.client import (
     DockerClient,
     Endpoint,
     close_shared_clients,
+    generic_resources,
     resolve_endpoint,
     shared_client,
     within,
@@ -56,9 +60,11 @@ __all__ = [
     "Watcher",
     "close_all",
     "container_backend",
+    "daemon_generic_resources",
     "find_credentials",
     "get_sweeper",
     "get_watcher",
+    "hub_containers",
     "resolve_endpoint",
     "service_backend",
     "shared_client",
@@ -76,6 +82,16 @@ def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBack
     return ServiceBackend(
         shared_client(endpoint), docker_host=endpoint.host, start_deadline=start_deadline
     )
+
+
+async def hub_containers(endpoint: Endpoint, hub_id: str) -> list[ObservedObject]:
+    """Every container of Hub ``hub_id`` on ``endpoint``, in any state (one list request)."""
+    return await ContainerSource().snapshot(shared_client(endpoint), hub_id)
+
+
+async def daemon_generic_resources(endpoint: Endpoint) -> list[Mapping[str, Any]]:
+    """The generic resources (e.g. GPUs) the daemon at ``endpoint`` advertises."""
+    return await generic_resources(shared_client(endpoint))
 
 
 async def close_all() -> None:

@@ -5,6 +5,7 @@ The neutral types it speaks in live in :mod:`aiodockerspawner.model`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
 from aiodockerspawner.model import (
@@ -63,6 +64,18 @@ class ObjectBackend(Protocol):
 
     async def remove(self, name_or_id: str) -> None:
         """Remove the object (and its anonymous volumes). Gone is success."""
+        ...
+
+    async def rename(self, name_or_id: str, new_name: str) -> None:
+        """Give a stopped object another name (409 when the name is taken)."""
+        ...
+
+    async def volume_labels(self, name: str) -> Mapping[str, str] | None:
+        """The labels of named volume ``name``, or ``None`` when it does not exist."""
+        ...
+
+    async def remove_volume(self, name: str) -> bool:
+        """Remove named volume ``name``; ``False`` when it did not exist."""
         ...
 
     async def exec(self, name_or_id: str, cmd: str | list[str]) -> ExecResult:

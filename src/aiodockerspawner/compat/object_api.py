@@ -86,12 +86,9 @@ class ObjectAPI(HasTraits):
         def formatter(trait: str) -> Callable[[str], str]:
             def format_name(template: str) -> str:
                 rendered = str(self.format_volume_name(template, self))
-                if not ours:
-                    return rendered
-                rendered = self._checked_path(template, rendered, trait)
-                if "/" not in rendered:
-                    rendered = naming.fit_volume_name(rendered)  # a named volume
-                return rendered
+                if ours:
+                    rendered = self._checked_path(template, rendered, trait)
+                return self._fit_volume_source(rendered)
 
             return format_name
 
@@ -106,6 +103,24 @@ class ObjectAPI(HasTraits):
             format_name=formatter("DockerSpawner.read_only_volumes"),
             trait="DockerSpawner.read_only_volumes",
         )
+
+    def _fit_volume_source(self, rendered: str) -> str:
+        """A rendered named volume shortened to what Docker accepts; paths unchanged."""
+        ours = self.format_volume_name in (
+            naming.default_format_volume_name,
+            naming.escaped_format_volume_name,
+        )
+        if ours and "/" not in rendered:
+            return naming.fit_volume_name(rendered)
+        return rendered
+
+    def volume_source_name(self, template: str) -> str:
+        """The volume name (or host path) a ``volumes`` key renders to for this server.
+
+        The one function that names a volume: creation, ``rename()`` and
+        ``delete_forever()`` all use it, so a shortened name is the same in each.
+        """
+        return self._fit_volume_source(str(self.format_volume_name(template, self)))
 
     @property
     def volume_binds(self) -> dict[str, dict[str, str]]:

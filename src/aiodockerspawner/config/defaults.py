@@ -51,6 +51,12 @@ class ContainerDefaults(HasTraits):
 
     @default("options_form")
     def _default_options_form(self) -> Any:
+        if self.profile_list:
+
+            async def render_profiles(spawner: Any) -> str:
+                return str(await spawner.render_profile_form())
+
+            return render_profiles
         if callable(self.allowed_images):
 
             async def render(spawner: Any) -> str:

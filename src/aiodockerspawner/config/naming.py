@@ -37,7 +37,10 @@ class NamingConfig(HasTraits):
         ``{servername}`` (escaped), ``{raw_servername}``.
 
         Defaults to ``{prefix}-{username}`` for the default server and
-        ``{prefix}-{username}--{servername}`` for named servers.
+        ``{prefix}-{username}--{servername}`` for named servers. With
+        ``{imagename}`` and ``remove = False``, each image keeps its own
+        container: the name is rendered again at every start for the image
+        chosen, and the other images' containers are left as they are.
         """,
     ).tag(config=True)
 

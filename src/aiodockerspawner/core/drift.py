@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiodockerspawner.imagerefs import normalize_image
-from aiodockerspawner.labels import LABEL_SPEC, LABEL_START, LABEL_VERSION
+from aiodockerspawner.labels import LABEL_GPUS, LABEL_SPEC, LABEL_START, LABEL_VERSION
 from aiodockerspawner.model import ObjectSpec, ObservedObject
 
 KEEP = "keep"
@@ -47,6 +47,8 @@ def spec_digest(spec: ObjectSpec) -> str:
     data["env"] = {k: v for k, v in spec.env.items() if k not in VOLATILE_ENV}
     data["labels"] = {k: v for k, v in spec.labels.items() if k not in VOLATILE_LABELS}
     data.pop("port", None)  # a host-network start may pick a new free port each time
+    if data.get("gpus") is None:
+        data.pop("gpus", None)  # digests of containers made before GPUs existed stay valid
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -59,15 +61,19 @@ class Drift:
     settings: bool
     old_image: str
     new_image: str
+    #: it was given other GPU devices than this start assigns (always recreated)
+    devices: bool = False
 
     @property
     def any(self) -> bool:
-        return self.image or self.settings
+        return self.image or self.settings or self.devices
 
     def describe(self) -> str:
         parts = []
         if self.image:
             parts.append(f"its image is {self.old_image}, the configured one {self.new_image}")
+        if self.devices:
+            parts.append("it was given other GPU devices than this start assigns")
         if self.settings:
             parts.append("other settings (command, environment, mounts, limits...) changed")
         return "; ".join(parts)
@@ -86,11 +92,18 @@ def drift(existing: ObservedObject, spec: ObjectSpec) -> Drift:
         settings=old_digest is not None and old_digest != spec.labels.get(LABEL_SPEC),
         old_image=existing.image,
         new_image=spec.image,
+        devices=existing.labels.get(LABEL_GPUS, "") != spec.labels.get(LABEL_GPUS, ""),
     )
 
 
 def should_recreate(found: Drift, policy: str) -> bool:
-    """Whether ``policy`` recreates an object that drifted as ``found`` says."""
+    """Whether ``policy`` recreates an object that drifted as ``found`` says.
+
+    Other GPU devices always mean a recreate: resuming would run on devices
+    that may now be another server's.
+    """
+    if found.devices:
+        return True
     if policy == RECREATE:
         return found.any
     if policy == RECREATE_IMAGE:

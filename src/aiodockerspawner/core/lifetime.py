@@ -3,8 +3,11 @@
 Names derived from the server name are the risk in both:
 
 - the container's name is carried in the spawner's state (``object_name``,
-  ``object_id``), which JupyterHub keeps across a rename, so a renamed server
-  resumes its stopped container under the old name;
+  ``object_id``), which JupyterHub keeps across a rename; ``rename()`` gives a
+  kept container the name the new server name renders to, so a new server
+  under the old name never finds it. Its environment (service prefix, OAuth
+  callback) still names the old server, so the renamed server's next start
+  recreates it;
 - a volume (or host directory) whose template uses ``{servername}`` or
   ``{raw_servername}`` would be looked up under the new name after a rename,
   orphaning the data: ``rename()`` refuses while such a volume or directory
@@ -12,7 +15,13 @@ Names derived from the server name are the risk in both:
 - ``delete_forever()`` (a named server or its user deleted for good) removes
   the server's stopped container and its per-server named volumes: those
   whose template uses the server name. Volumes shared by a user's servers
-  (no server name in the template) are kept, as are host directories.
+  (no server name in the template) are kept, as are host directories, and
+  so is anything of another Hub's (a volume labelled with another hub id, a
+  container made for another Hub, user or server).
+
+Volume names are made by the spawner's ``volume_source_name``, the function
+that names them at creation, so a name shortened there (over 255 bytes) is
+looked up under the same name here.
 """
 
 from __future__ import annotations
@@ -21,12 +30,10 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-import aiodocker
-
-from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.errors import DockerOperationError
+from aiodockerspawner.labels import LABEL_HUB
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +76,11 @@ def per_server_sources(
     return found
 
 
-async def volume_exists(docker: aiodocker.Docker, name: str) -> bool:
-    try:
-        async with docker_errors("inspect volume", name):
-            await docker._query_json(f"volumes/{name}")
-    except DockerOperationError as e:
-        if e.status == 404:
-            return False
-        raise
-    return True
-
-
 #: seconds a host path check may take; a slower one counts as "exists"
 PATH_CHECK_TIMEOUT = 5.0
 
 
-async def _exists(path: str) -> bool:
+async def path_exists(path: str) -> bool:
     """Whether ``path`` exists on the Hub's machine, without blocking the event loop.
 
     ``test -e`` runs as a subprocess: a stat that hangs (an unresponsive NFS
@@ -119,33 +115,52 @@ async def _exists(path: str) -> bool:
             proc.kill()  # takes effect once a hung stat returns; not waited for
 
 
+class Volumes(Protocol):
+    """What the lifetime hooks need of a backend: named volumes, by name."""
+
+    async def volume_labels(self, name: str) -> Mapping[str, str] | None: ...
+
+    async def remove_volume(self, name: str) -> bool: ...
+
+
 async def rename_blockers(
-    docker: aiodocker.Docker, sources: Iterable[PerServerSource], *, local_daemon: bool
+    volumes: Volumes, sources: Iterable[PerServerSource], *, local_daemon: bool
 ) -> list[str]:
     """The existing per-server volumes or directories a rename would orphan."""
     blockers = []
     for source in sources:
         if source.is_volume:
-            if await volume_exists(docker, source.name):
+            if await volumes.volume_labels(source.name) is not None:
                 blockers.append(f"volume {source.name}")
-        elif not local_daemon or await _exists(source.name):
+        elif not local_daemon or await path_exists(source.name):
             # a remote daemon's host paths cannot be checked from here
             blockers.append(f"directory {source.name}")
     return blockers
 
 
 async def remove_volumes(
-    docker: aiodocker.Docker, names: Iterable[str]
-) -> tuple[list[str], list[DockerOperationError]]:
-    """Remove named volumes: (removed, failures); absent ones are neither."""
+    volumes: Volumes, names: Iterable[str], *, hub_id: str
+) -> tuple[list[str], list[tuple[str, str]], list[DockerOperationError]]:
+    """Remove the named volumes of this Hub: (removed, kept, failures).
+
+    Each volume is inspected first: one labelled with another Hub's id is
+    kept, as ``(name, its hub id)``; ours and unlabelled ones (dockerspawner
+    made no labels) are removed. Absent ones are in none of the lists.
+    """
     removed: list[str] = []
+    kept: list[tuple[str, str]] = []
     failed: list[DockerOperationError] = []
     for name in names:
         try:
-            async with docker_errors("remove volume", name):
-                await docker._query_json(f"volumes/{name}", "DELETE")
-            removed.append(name)
+            labels = await volumes.volume_labels(name)
+            if labels is None:
+                continue
+            owner = labels.get(LABEL_HUB)
+            if owner is not None and owner != hub_id:
+                kept.append((name, str(owner)))
+                continue
+            if await volumes.remove_volume(name):
+                removed.append(name)
         except DockerOperationError as e:
-            if e.status != 404:
-                failed.append(e)
-    return removed, failed
+            failed.append(e)
+    return removed, kept, failed

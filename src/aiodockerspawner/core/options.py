@@ -23,6 +23,8 @@ from typing import Any, Literal, TypeAlias, cast
 
 from tornado import web
 
+from aiodockerspawner.core import profiles
+
 __all__ = [
     "AllowedImages",
     "check_allowed",
@@ -207,13 +209,12 @@ def render_options_form(allowed: AllowedImages, current_image: str) -> str:
 def options_from_form(formdata: Mapping[str, list[str]]) -> dict[str, str]:
     """Turn submitted form fields into ``user_options``.
 
-    Only the ``image`` field is read (its first value, when non-empty); every
+    The ``image`` field (its first value, when non-empty) and the fields of
+    the profile form (``profile`` and the options of the chosen profile, see
+    :func:`aiodockerspawner.core.profiles.options_from_form`) are read; every
     other field is dropped.
     """
-    values = formdata.get("image")
-    if values and isinstance(values[0], str) and values[0]:
-        return {"image": values[0]}
-    return {}
+    return profiles.options_from_form(formdata, keep=("image",))
 
 
 def validate_user_options(

@@ -17,7 +17,11 @@ import aiodocker
 
 from aiodockerspawner.backends.container.body import container_create_body
 from aiodockerspawner.backends.container.images import inspect_image, pull_image
-from aiodockerspawner.backends.container.volumes import ensure_volumes
+from aiodockerspawner.backends.container.volumes import (
+    ensure_volumes,
+    existing_volume_labels,
+    remove_volume,
+)
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.pulls import PullOptions
 from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
@@ -289,6 +293,19 @@ class ContainerBackend:
                 raise
             # removal already in progress (AutoRemove got there first): "gone" means gone
             await self._wait_gone(name_or_id)
+
+    async def volume_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of named volume ``name``, or ``None`` when it does not exist."""
+        return await existing_volume_labels(self.docker, name)
+
+    async def remove_volume(self, name: str) -> bool:
+        """Remove named volume ``name``; ``False`` when it did not exist."""
+        return await remove_volume(self.docker, name)
+
+    async def rename(self, name_or_id: str, new_name: str) -> None:
+        """Give the container another name (HTTP 409 when the name is taken)."""
+        async with docker_errors("rename container", name_or_id):
+            await self.docker.containers.container(name_or_id).rename(new_name)
 
     async def _wait_gone(self, name_or_id: str) -> None:
         loop = asyncio.get_running_loop()

@@ -19,13 +19,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.model import ObjectSpec, binds_as_dockerspawner_dict
+from aiodockerspawner.model import GpuRequest, ObjectSpec, binds_as_dockerspawner_dict
 from aiodockerspawner.units import parse_bytes
 
 __all__ = [
     "DEFAULT_CPU_PERIOD",
     "container_create_body",
     "deep_merge",
+    "gpu_device_requests",
     "translate_create_kwargs",
     "translate_host_config",
     "translate_mount",
@@ -807,6 +808,40 @@ def _env_list(env: Mapping[str, str | None]) -> list[str]:
     return sorted(k if v is None else f"{k}={v}" for k, v in env.items())
 
 
+#: the variable NVIDIA's container runtime reads the visible devices from
+NVIDIA_VISIBLE_DEVICES = "NVIDIA_VISIBLE_DEVICES"
+
+
+def gpu_device_requests(gpus: GpuRequest) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``HostConfig.DeviceRequests`` and environment for ``gpus``.
+
+    ``device-requests`` mode makes one request like ``docker run --gpus``:
+    ``DeviceIDs`` when ids are named, else ``Count`` (``-1`` for all), with
+    ``gpus.driver`` and ``[gpus.capabilities]``. ``environment`` mode makes
+    none and sets ``NVIDIA_VISIBLE_DEVICES`` to the ids (or ``all``), which
+    NVIDIA's runtime reads when it is the daemon's default runtime.
+    """
+    if gpus.mode == "environment":
+        if gpus.device_ids:
+            return [], {NVIDIA_VISIBLE_DEVICES: ",".join(gpus.device_ids)}
+        if gpus.count == -1:
+            return [], {NVIDIA_VISIBLE_DEVICES: "all"}
+        raise InvalidSpec(
+            "gpus: with gpu_request = 'environment' a count needs device ids; "
+            "name them, or use gpu_assignment = 'exclusive'"
+        )
+    request: dict[str, Any] = {
+        "Driver": gpus.driver,
+        "Count": 0 if gpus.device_ids else gpus.count,
+        "DeviceIDs": list(gpus.device_ids),
+        "Capabilities": [list(gpus.capabilities)],
+        "Options": {},
+    }
+    if not gpus.device_ids and not gpus.count:
+        return [], {}
+    return [request], {}
+
+
 def _is_publishable(network_mode: str) -> bool:
     """Whether ports can be published: not in the host's or another container's stack."""
     return network_mode not in ("host", "none") and not network_mode.startswith("container:")
@@ -874,11 +909,16 @@ def container_create_body(
         host["CpuQuota"] = int(spec.cpu_limit * period)
     if spec.cpu_guarantee:
         host["CpuShares"] = max(2, int(spec.cpu_guarantee * 1024))
+    gpu_env: dict[str, str] = {}
+    if spec.gpus is not None:
+        requests, gpu_env = gpu_device_requests(spec.gpus)
+        if requests:
+            host["DeviceRequests"] = requests
     port_key = f"{spec.port}/tcp"
     if spec.host_ip is not None and _is_publishable(network_mode):
         host["PortBindings"] = {port_key: [{"HostIp": spec.host_ip, "HostPort": ""}]}
 
-    env: dict[str, str | None] = dict(spec.env)
+    env: dict[str, str | None] = {**spec.env, **gpu_env}
     extra_env = extra_config.pop("Env", None)
     if extra_env is not None:
         env.update(_env_items(_str_list(extra_env, f"{CREATE_KWARGS_TRAIT}['environment']")))

@@ -18,8 +18,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import aiodocker
+from aiodocker.volumes import DockerVolume
 
 from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
@@ -76,3 +78,27 @@ async def ensure_volumes(docker: aiodocker.Docker, spec: ObjectSpec) -> None:
             )
 
     await asyncio.gather(*(create(name) for name in names))
+
+
+async def existing_volume_labels(docker: aiodocker.Docker, name: str) -> dict[str, str] | None:
+    """The labels of volume ``name``, or ``None`` when it does not exist."""
+    try:
+        async with docker_errors("inspect volume", name):
+            volume = await DockerVolume(docker, name).show()  # type: ignore[no-untyped-call]
+    except DockerOperationError as e:
+        if e.status == 404:
+            return None
+        raise
+    return {str(k): str(v) for k, v in (volume.get("Labels") or {}).items()}
+
+
+async def remove_volume(docker: aiodocker.Docker, name: str) -> bool:
+    """Remove volume ``name``; ``False`` when it did not exist."""
+    try:
+        async with docker_errors("remove volume", name):
+            await DockerVolume(docker, name).delete()  # type: ignore[no-untyped-call]
+    except DockerOperationError as e:
+        if e.status == 404:
+            return False
+        raise
+    return True

@@ -546,3 +546,11 @@ async def docker_errors(
         if refused is not None:
             raise refused from e
         raise DockerUnavailable(operation, target, 900, detail) from e
+
+
+async def generic_resources(docker: aiodocker.Docker) -> list[Mapping[str, Any]]:
+    """The ``GenericResources`` the daemon advertises (``GET /info``), ``[]`` when none."""
+    async with docker_errors("read", "the daemon's info"):
+        info = await docker._query_json("info")
+    found = info.get("GenericResources") if isinstance(info, Mapping) else None
+    return [item for item in found or [] if isinstance(item, Mapping)]

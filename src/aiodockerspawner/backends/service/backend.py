@@ -511,6 +511,20 @@ class ServiceBackend:
                 return
             raise
 
+    async def rename(self, name_or_id: str, new_name: str) -> None:
+        """Services are removed when they stop, so there is never one to rename."""
+        raise DockerOperationError(
+            "rename service", name_or_id, 501, "swarm services are not renamed"
+        )
+
+    async def volume_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of named volume ``name`` on the manager, or ``None``."""
+        return await self.containers.volume_labels(name)
+
+    async def remove_volume(self, name: str) -> bool:
+        """Remove named volume ``name`` on the manager; ``False`` when it did not exist."""
+        return await self.containers.remove_volume(name)
+
     async def exec(self, name_or_id: str, cmd: str | list[str]) -> ExecResult:
         """Run ``cmd`` in the task's container (it must run on the node the Hub talks to)."""
         observed = await self.inspect(name_or_id)

@@ -41,7 +41,7 @@ from aiodockerspawner.backends.container.body import (
     translate_mount,
 )
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.model import ServiceObjectSpec, VolumeBind
+from aiodockerspawner.model import GpuRequest, ServiceObjectSpec, VolumeBind
 
 __all__ = [
     "CONTAINER_SPEC_KEYS",
@@ -52,6 +52,7 @@ __all__ = [
     "TASK_TEMPLATE_KEYS",
     "container_spec",
     "endpoint_spec",
+    "gpu_generic_resources",
     "placement_spec",
     "resources_spec",
     "service_create_body",
@@ -648,6 +649,23 @@ def container_spec(
     return body
 
 
+def gpu_generic_resources(gpus: GpuRequest) -> list[dict[str, Any]]:
+    """``Reservations.GenericResources`` for ``gpus``: a count of ``resource_kind``.
+
+    Swarm hands out the node's advertised resources (``node-generic-resources``
+    in the daemon's configuration) exclusively, and tells the task which ones
+    in ``DOCKER_RESOURCE_<KIND>``. It cannot be asked for named devices or
+    for "all", which are refused.
+    """
+    if gpus.device_ids or gpus.count == -1:
+        raise InvalidSpec(
+            "gpus: a swarm service reserves a number of GPUs; name no device ids and not 'all'"
+        )
+    if not gpus.count:
+        return []
+    return [{"DiscreteResourceSpec": {"Kind": gpus.resource_kind, "Value": gpus.count}}]
+
+
 def resources_spec(spec: ServiceObjectSpec) -> dict[str, Any]:
     """``TaskTemplate.Resources``: limits from ``*_limit``, reservations from ``*_guarantee``."""
     limits: dict[str, Any] = {}
@@ -660,6 +678,10 @@ def resources_spec(spec: ServiceObjectSpec) -> dict[str, Any]:
         reservations["NanoCPUs"] = int(spec.cpu_guarantee * 1e9)
     if spec.mem_guarantee:
         reservations["MemoryBytes"] = spec.mem_guarantee
+    if spec.gpus is not None:
+        generic = gpu_generic_resources(spec.gpus)
+        if generic:
+            reservations["GenericResources"] = generic
     body: dict[str, Any] = {}
     if limits:
         body["Limits"] = limits
