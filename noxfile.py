@@ -136,12 +136,15 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks against dockerspawner 14.0.0 and raw Docker (docs/performance.md).
 
-    About a quarter of an hour on two cores. It writes the table and JSON to
-    benchmarks/results/ and, with ``-- --docs``, the table and plot into
-    docs/performance.md; ``-- --smoke`` is the quick run that proves the
-    harness works (the test suite runs it too). dockerspawner gets a
-    virtualenv of its own under .cache/bench.
+    About an hour on two cores, most of it scenario 9 (1,000 servers on one
+    daemon, each contender on a private dockerd; ``-- --scenarios 1,2,3,4,5,6,7``
+    leaves it out, ``-- --scale-n 200`` shrinks it). It writes the table and
+    JSON to benchmarks/results/ and, with ``-- --docs``, the table and plot
+    into docs/performance.md; ``-- --profile`` records each Hub with py-spy
+    during the 50 spawns of scenario 5; ``-- --smoke`` is the quick run that
+    proves the harness works (the test suite runs it too). dockerspawner gets
+    a virtualenv of its own under .cache/bench.
     """
-    session.install("-e", ".", "matplotlib")
+    session.install("-e", ".", "matplotlib", "py-spy")
     _ensure_services(session)
     session.run("python", "-m", "benchmarks", *session.posargs)

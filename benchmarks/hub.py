@@ -93,6 +93,7 @@ sys.path.insert(0, {probe_dir!r})
 import hub_probe
 
 hub_probe.install({probe_path!r}, spawner_class={spawner_import!r})
+{extra_config}
 """
 
 
@@ -122,7 +123,7 @@ class HubSettings:
     poll_interval: int = 30
     allowed_images: Mapping[str, str] = field(default_factory=dict)
     docker_host: str | None = None  #: DOCKER_HOST for the Hub, e.g. a counting proxy
-    #: appended to the rendered configuration (it wins), e.g. the Swarm settings
+    #: appended to the configuration (the scale scenario's limits, the floor's ports)
     extra_config: str = ""
 
 
@@ -173,7 +174,8 @@ class Hub:
             probe_dir=str(HERE),
             probe_path=str(self.probe_path),
             spawner_import=s.spawner_class,
-        ) + (f"\n{s.extra_config}\n" if s.extra_config else "")
+            extra_config=s.extra_config,
+        )
 
     async def start(self, deadline: float = 90.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -185,7 +187,8 @@ class Hub:
         env.pop("JUPYTERHUB_API_TOKEN", None)
         if self.settings.docker_host:
             env["DOCKER_HOST"] = self.settings.docker_host
-        with self.log_path.open("wb") as log:
+        self._stopping = False
+        with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 self.settings.python,
                 "-m",
@@ -212,10 +215,19 @@ class Hub:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with self.http.get(f"{self.url}/hub/api/", headers=self._auth) as r:
                     if r.status == 200:
+                        # a restarted Hub stops the proxy its killed self left behind:
+                        # what its start wrote is not a signal from outside
+                        self._log_offset = self._log_size()
                         return
             if loop.time() > end:
                 raise RuntimeError(f"JupyterHub did not answer in {deadline}s:\n{self.log_tail()}")
             await asyncio.sleep(0.2)
+
+    def _log_size(self) -> int:
+        try:
+            return self.log_path.stat().st_size
+        except OSError:
+            return 0
 
     def check_alive(self) -> None:
         """Raise :class:`HubDied` if the Hub exited or received a signal we did not send.
@@ -259,6 +271,19 @@ class Hub:
         if self.db_path.parent != self.workdir:
             shutil.rmtree(self.db_path.parent, ignore_errors=True)
 
+    async def kill(self) -> None:
+        """SIGKILL the Hub, as a crash would: its proxy and servers live on.
+
+        ``start()`` then starts it again on the same database and ports.
+        """
+        self._stopping = True
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
+        if self.proc is not None and self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGKILL)
+            await self.proc.wait()
+
     def _kill_orphaned_proxy(self) -> None:
         """A Hub that failed or was killed leaves its proxy running (own session)."""
         try:
@@ -292,14 +317,50 @@ class Hub:
         """Loop-lag samples ``(wall, lag)`` and poll counts ``(wall, total)`` so far."""
         lags: list[tuple[float, float]] = []
         polls: list[tuple[float, int]] = []
+        for kind, at, values in self.probe_lines():
+            if kind == "L":
+                lags.append((at, float(values[0])))
+            elif kind == "P":
+                polls.append((at, int(values[0])))
+        return lags, polls
+
+    def probe_lines(self) -> list[tuple[str, float, list[str]]]:
+        """Every line of the probe so far: ``(kind, wall time, values)``."""
+        out = []
         with contextlib.suppress(FileNotFoundError):
             for line in self.probe_path.read_text().splitlines():
-                kind, at, value = line.split()
-                if kind == "L":
-                    lags.append((float(at), float(value)))
-                elif kind == "P":
-                    polls.append((float(at), int(value)))
-        return lags, polls
+                kind, at, *values = line.split()
+                out.append((kind, float(at), values))
+        return out
+
+    def cache_states(self) -> list[tuple[float, bool, int, int]]:
+        """The events cache over time: ``(wall, current, objects, running)``."""
+        return [
+            (at, v[0] == "1", int(v[1]), int(v[2]))
+            for kind, at, v in self.probe_lines()
+            if kind == "W"
+        ]
+
+    async def cache_memory(self, timeout: float = 10.0) -> tuple[int, int] | None:
+        """Bytes and objects of the events cache, measured in the Hub (None: no cache)."""
+        before = len([1 for kind, _, _ in self.probe_lines() if kind == "M"])
+        self._measure_flag(True)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            found = [v for kind, _, v in self.probe_lines() if kind == "M"]
+            if len(found) > before:
+                return int(found[-1][0]), int(found[-1][1])
+            await asyncio.sleep(0.5)
+        self._measure_flag(False)
+        return None
+
+    def _measure_flag(self, on: bool) -> None:
+        flag = Path(str(self.probe_path) + ".measure")
+        if on:
+            flag.touch()
+        else:
+            flag.unlink(missing_ok=True)
 
     # -- REST API ----------------------------------------------------------------
 
@@ -309,12 +370,20 @@ class Hub:
 
     async def api(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         assert self.http is not None
-        async with self.http.request(
-            method, f"{self.url}/hub/api/{path}", headers=self._auth, json=body
-        ) as r:
-            text = await r.text()
-            data = json.loads(text) if text and "json" in r.content_type else text
-            return r.status, data
+        for attempt in (1, 2):
+            try:
+                async with self.http.request(
+                    method, f"{self.url}/hub/api/{path}", headers=self._auth, json=body
+                ) as r:
+                    text = await r.text()
+                    data = json.loads(text) if text and "json" in r.content_type else text
+                    return r.status, data
+            except aiohttp.ServerDisconnectedError:
+                # a kept-alive connection the Hub closed as the request went out (seen
+                # once in a 1,000-server run): ask again on a new one
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def create_users(self, names: list[str]) -> None:
         if not names:
@@ -325,6 +394,8 @@ class Hub:
 
     async def request_spawn(self, name: str, options: Mapping[str, Any] | None = None) -> int:
         status, data = await self.api("POST", f"users/{name}/server", dict(options or {}))
+        if status == 400 and "is already" in str(data):  # the retried request had arrived
+            return 202
         if status not in (201, 202):
             raise RuntimeError(f"spawn of {name} refused: {status} {data}")
         return status
@@ -334,6 +405,23 @@ class Hub:
         if status not in (202, 204):
             raise RuntimeError(f"stop of {name} refused: {status} {data}")
         return status
+
+    async def server_states(self) -> dict[str, str]:
+        """Every user with a default server: ``ready``, ``pending`` (starting or stopping)."""
+        out: dict[str, str] = {}
+        offset = 0
+        while True:
+            status, data = await self.api("GET", f"users?state=active&limit=200&offset={offset}")
+            if status != 200:
+                raise RuntimeError(f"listing users failed: {status} {data}")
+            items = data["items"] if isinstance(data, dict) else data
+            for user in items:
+                server = (user.get("servers") or {}).get("")
+                if server is not None:
+                    out[user["name"]] = "ready" if server.get("ready") else "pending"
+            if len(items) < 200:
+                return out
+            offset += 200
 
     async def active_users(self) -> set[str]:
         """Users with a server that is running, starting or stopping."""

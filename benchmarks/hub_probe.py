@@ -11,6 +11,14 @@ on that loop. It records, in a text file the benchmark reads afterwards:
 ``P <wall time> <polls>``
     how many times ``Spawner.poll`` has been called so far (cumulative).
 
+``W <wall time> <connected> <objects> <running>``
+    aiodockerspawner's events cache, when the Hub has one: whether it is
+    current, how many objects it holds and how many of them run;
+``M <wall time> <bytes> <objects>``
+    the memory the events cache holds (its objects, their strings and
+    dicts, its indexes), measured once whenever the benchmark creates the
+    file ``<path>.measure``.
+
 Lines are flushed about once a second; the writes are tiny and local.
 """
 
@@ -18,8 +26,36 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
+import sys
 import time
 from typing import Any
+
+
+def deep_size(root: Any) -> int:
+    """Bytes held by ``root`` and everything it refers to (each object once)."""
+    seen: set[int] = set()
+    total = 0
+    stack = [root]
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, (bool, int, float, type)):
+            continue
+        seen.add(id(obj))
+        total += sys.getsizeof(obj)
+        if isinstance(obj, dict):
+            stack.extend(obj.keys())
+            stack.extend(obj.values())
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            stack.extend(obj)
+        elif hasattr(obj, "__dataclass_fields__"):
+            stack.extend(getattr(obj, name) for name in obj.__dataclass_fields__)
+    return total
+
+
+def _watchers() -> list[Any]:
+    module = sys.modules.get("aiodockerspawner.backends.docker.watch")
+    return list(getattr(module, "_watchers", {}).values()) if module else []
 
 
 class _Probe:
@@ -42,8 +78,21 @@ class _Probe:
 
         cls.poll = poll
 
+    def watch(self) -> None:
+        now = time.time()
+        for w in _watchers():
+            objects = list(w._objects.values())
+            running = sum(1 for o in objects if o.status.running)
+            self.lines.append(f"W {now:.6f} {int(w.connected)} {len(objects)} {running}\n")
+            if os.path.exists(self.path + ".measure"):
+                held = deep_size([w._objects, w._names, w._seen])
+                self.lines.append(f"M {now:.6f} {held} {len(objects)}\n")
+        if os.path.exists(self.path + ".measure"):
+            os.unlink(self.path + ".measure")
+
     def flush(self) -> None:
         self.lines.append(f"P {time.time():.6f} {self.polls}\n")
+        self.watch()
         with open(self.path, "a") as f:
             f.writelines(self.lines)
         self.lines.clear()

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-NAMES = {"ads": "aiodockerspawner", "ds": "dockerspawner 14.0.0", "raw": "raw aiodocker"}
+NAMES = {
+    "ads": "aiodockerspawner",
+    "ds": "dockerspawner 14.0.0",
+    "raw": "raw aiodocker",
+    "floor": "Hub floor",
+}
+KEYS = ("ads", "ds", "raw", "floor")
 MiB = 1 << 20
 DOCS_START = "<!-- bench:start -->"
 DOCS_END = "<!-- bench:end -->"
@@ -42,10 +48,17 @@ def _row(
     check: Any = None,
 ) -> dict[str, Any] | None:
     values = {}
-    for key in ("ads", "ds", "raw"):
+    for key in KEYS:
         v = _get(data, scenario, key, field)
         if v is not None:
             values[key] = v * scale
+    return _row_of(label, unit, values, target=target, check=check)
+
+
+def _row_of(
+    label: str, unit: str, values: dict[str, float], *, target: str = "", check: Any = None
+) -> dict[str, Any] | None:
+    values = {k: v for k, v in values.items() if v is not None}
     if not values:
         return None
     row: dict[str, Any] = {"metric": label, "unit": unit, "values": values}
@@ -166,6 +179,7 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
     out.append(
         _row(data, f"5. Hub loop lag max during {ln} spawns", "loop_lag", "max", "ms", scale=1000)
     )
+    out.extend(_cpu_rows(data, ln))
     out.append(_row(data, "6. cached spawn, alone", "head_of_line", "baseline", "s"))
     out.append(_row(data, "6. cached spawn, during a slow pull", "head_of_line", "during", "s"))
     out.append(
@@ -229,7 +243,178 @@ def rows(data: dict[str, Any]) -> list[dict[str, Any]]:
                 "req/min",
             )
         )
+    out.extend(_scale_rows(data))
     return [r for r in out if r is not None]
+
+
+def _cpu_rows(data: dict[str, Any], n: int) -> list[dict[str, Any] | None]:
+    """The Hub's CPU per spawn in the lag batch, and the spawner's share over the floor."""
+    per_spawn = {k: _get(data, f"spawn_tiny_n{n}", k, "hub_cpu") for k in ("ads", "ds", "floor")}
+    per_spawn = {k: v * 1000 / n for k, v in per_spawn.items() if v is not None}
+    floor = per_spawn.get("floor")
+    own = {k: v - floor for k, v in per_spawn.items() if floor is not None and k != "floor"}
+    profiles = data["results"].get("profile", {})
+    share = {k: p["spawner_share"] * 100 for k, p in profiles.items() if k != "floor"}
+    sampled = {
+        k: p["spawner_share"] * p["hub_cpu"] * 1000 / p["n"]
+        for k, p in profiles.items()
+        if k != "floor"
+    }
+    return [
+        _row_of(f"5. Hub CPU per spawn, batch of {n}", "ms", per_spawn),
+        _row_of(f"5. spawner's CPU per spawn (Hub CPU over the floor's), batch of {n}", "ms", own),
+        _row_of("5. spawner's share of the Hub's samples (py-spy)", "%", share),
+        _row_of("5. spawner's CPU per spawn (that share of the Hub's CPU)", "ms", sampled),
+    ]
+
+
+def _scale(data: dict[str, Any], key: str, *path: str) -> float | None:
+    value: Any = data["results"].get("scale", {}).get(key)
+    for part in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _scale_rows(data: dict[str, Any]) -> list[dict[str, Any] | None]:
+    scale = data["results"].get("scale", {})
+    if not scale:
+        return []
+    n = max(int(e["plan"]["n"]) for e in scale.values())
+    killed = max(int(e["plan"]["killed"]) for e in scale.values())
+    keys = ("ads", "ds")
+
+    def row(label: str, unit: str, *path: str, mul: float = 1.0, **kw: Any) -> Any:
+        values = {}
+        for k in keys:
+            v = _scale(data, k, *path)
+            if v is not None:
+                values[k] = v * mul
+        return _row_of(f"9. {label}", unit, values, **kw)
+
+    marks = sorted({int(m) for e in scale.values() for m in e.get("spawn20", {})})
+    out = []
+    for m in marks:
+        out.append(row(f"20 spawns with {m} running: p50", "s", "spawn20", str(m), "p50"))
+        out.append(row(f"20 spawns with {m} running: p95", "s", "spawn20", str(m), "p95"))
+        out.append(
+            row(
+                f"Docker alone, 20 create+start with {m} running: p50",
+                "s",
+                "docker20",
+                str(m),
+                "p50",
+            )
+        )
+    if marks:
+        ratios = {}
+        for k in keys:
+            low, high = (
+                _scale(data, k, "spawn20", "0", "p50"),
+                _scale(data, k, "spawn20", str(n), "p50"),
+            )
+            if low and high is not None:
+                ratios[k] = high / low
+        out.append(
+            _row_of(
+                f"9. 20-spawn p50 with {n} running / with 0",
+                "x",
+                ratios,
+                target="<= 1.5x",
+                check=lambda r: r["values"]["ads"] <= 1.5,
+            )
+        )
+    rates = {}
+    for k in keys:
+        fills = (scale.get(k) or {}).get("fill") or []
+        total = sum(f["to"] - f["from"] for f in fills)
+        seconds = sum(f["seconds"] for f in fills)
+        if seconds:
+            rates[k] = total / seconds
+    out.append(_row_of("9. servers spawned per second (batches of 50)", "1/s", rates))
+    out.append(
+        row(f"Docker requests per minute, {n} idle", "req/min", "idle", "requests_per_minute")
+    )
+    out.append(
+        row(
+            f"Docker requests per poll, {n} idle",
+            "req",
+            "idle",
+            "requests_per_poll",
+            target="0 (<= 0.05)",
+            check=lambda r: r["values"]["ads"] <= 0.05,
+        )
+    )
+    out.append(row(f"Hub RSS, {n} running", "MiB", "hub_rss", mul=1 / MiB))
+    out.append(
+        row(f"events cache memory, {n} running", "MiB", "cache_memory", "bytes", mul=1 / MiB)
+    )
+    out.append(
+        row(
+            "dockerd SIGKILL + restart: cache right again",
+            "s",
+            "daemon_restart",
+            "cache_right_after",
+        )
+    )
+    out.append(
+        row(
+            f"dockerd SIGKILL + restart: Hub reports the {killed} killed servers",
+            "s",
+            "daemon_restart",
+            "hub_noticed_after",
+        )
+    )
+    out.append(
+        row("Hub SIGKILL + restart: all adopted and ready", "s", "hub_restart", "all_ready_after")
+    )
+    out.append(row("Hub SIGKILL + restart: servers adopted", "", "hub_restart", "adopted"))
+    out.append(
+        row(
+            "Hub SIGKILL + restart: duplicates",
+            "",
+            "hub_restart",
+            "duplicates",
+            target="0",
+            check=lambda r: r["values"]["ads"] == 0,
+        )
+    )
+    out.append(
+        row(
+            "Hub SIGKILL + restart: lost",
+            "",
+            "hub_restart",
+            "lost",
+            target="0",
+            check=lambda r: r["values"]["ads"] == 0,
+        )
+    )
+    out.append(row(f"stop all {n - killed} at once", "s", "stop_all", "total"))
+    out.append(
+        row(
+            "containers still running when the Hub reports all stopped",
+            "",
+            "stop_all",
+            "still_running",
+            target="0",
+            check=lambda r: r["values"]["ads"] == 0,
+        )
+    )
+    return out
+
+
+def unfinished(data: dict[str, Any]) -> list[str]:
+    """Lines saying which contender did not finish scenario 9 in its budget, and where."""
+    lines = []
+    for key, entry in data["results"].get("scale", {}).items():
+        if entry.get("unfinished"):
+            budget = entry["plan"]["budget"]
+            lines.append(
+                f"{NAMES[key]} did not finish scenario 9 within its {budget:.0f} s budget: "
+                f"it was at '{entry['unfinished']}' (the rows after that are empty)."
+            )
+    return lines
 
 
 def _fmt(v: float | None, unit: str = "") -> str:
@@ -257,6 +442,7 @@ def table(rs: list[dict[str, Any]]) -> str:
         NAMES["ads"],
         NAMES["ds"],
         NAMES["raw"],
+        NAMES["floor"],
         "ads / ds",
         "ads / raw",
         "target",
@@ -272,6 +458,7 @@ def table(rs: list[dict[str, Any]]) -> str:
             _fmt(v.get("ads"), r["unit"]),
             _fmt(v.get("ds"), r["unit"]),
             _fmt(v.get("raw"), r["unit"]),
+            _fmt(v.get("floor"), r["unit"]),
             _fmt(r["ads_vs_ds"]) + ("x" if r["ads_vs_ds"] is not None else ""),
             _fmt(r["ads_vs_raw"]) + ("x" if r["ads_vs_raw"] is not None else ""),
             r["target"],
@@ -293,9 +480,9 @@ def plot(data: dict[str, Any], png: Path) -> bool:
         return False
     res = data["results"]
     plan = data["meta"]["plan"]
-    colors = {"ads": "#1f77b4", "ds": "#d62728", "raw": "#7f7f7f"}
+    colors = {"ads": "#1f77b4", "ds": "#d62728", "raw": "#7f7f7f", "floor": "#2ca02c"}
     keys = [k for k in ("ads", "ds", "raw") if any(k in v for v in res.values())]
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = plt.subplots(3, 2, figsize=(11, 12))
 
     ax = axes[0][0]
     for k in keys:
@@ -356,6 +543,8 @@ def plot(data: dict[str, Any], png: Path) -> bool:
         "4. Docker API requests",
         "requests",
     )
+    _plot_lag(axes[2][0], data, colors)
+    _plot_scale(axes[2][1], data, colors)
     m = data["meta"]["machine"]
     fig.suptitle(
         f"aiodockerspawner vs dockerspawner 14.0.0 vs raw aiodocker - {m['cpus']} cores, "
@@ -366,6 +555,45 @@ def plot(data: dict[str, Any], png: Path) -> bool:
     fig.savefig(png, dpi=90)
     plt.close(fig)
     return True
+
+
+def _plot_lag(ax: Any, data: dict[str, Any], colors: dict[str, str]) -> None:
+    """Scenario 5: loop lag p99 and the Hub's CPU per spawn, with the Hub floor."""
+    n = data["meta"]["plan"]["lag_n"]
+    keys = [k for k in ("ads", "ds", "floor") if _get(data, "loop_lag", k, "p99") is not None]
+    for i, k in enumerate(keys):
+        lag = (_get(data, "loop_lag", k, "p99") or 0) * 1000
+        cpu = (_get(data, f"spawn_tiny_n{n}", k, "hub_cpu") or 0) * 1000 / n
+        xs = [0 + i * 0.25, 1 + i * 0.25]
+        ax.bar(xs, [lag, cpu], 0.25, label=NAMES[k], color=colors[k])
+        for x, y in zip(xs, [lag, cpu], strict=True):
+            ax.annotate(f"{y:.1f}", (x, y), ha="center", va="bottom", fontsize=7)
+    ax.set_xticks([0.25, 1.25])
+    ax.set_xticklabels([f"loop lag p99 during {n} spawns", "Hub CPU per spawn"])
+    ax.set_ylabel("ms")
+    ax.set_title(f"5. the Hub's loop during {n} spawns, against the Hub floor")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+
+
+def _plot_scale(ax: Any, data: dict[str, Any], colors: dict[str, str]) -> None:
+    """Scenario 9: p50 and p95 of 20 new spawns against the servers already running."""
+    scale = data["results"].get("scale", {})
+    for k in ("ads", "ds"):
+        spawn20 = (scale.get(k) or {}).get("spawn20") or {}
+        marks = sorted(int(m) for m in spawn20)
+        if not marks:
+            continue
+        p50 = [spawn20[str(m)]["p50"] for m in marks]
+        p95 = [spawn20[str(m)]["p95"] for m in marks]
+        ax.plot(marks, p50, marker="o", color=colors[k], label=f"{NAMES[k]} p50")
+        ax.plot(marks, p95, marker="^", ls="--", color=colors[k], label=f"{NAMES[k]} p95")
+    ax.set_xlabel("servers already running")
+    ax.set_ylabel("seconds")
+    ax.set_title("9. 20 new spawns on one daemon, by servers running")
+    if scale:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
 
 
 def write_docs(data: dict[str, Any], rs: list[dict[str, Any]], json_path: Path, png: Path) -> None:

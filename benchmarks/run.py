@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import json
@@ -23,11 +24,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import profile, report
 from .contenders import FakeHubAPI, HubContender, RawContender, RawServiceContender, ServerKind
 from .hub import TINY_CMD, Hub, HubDied, HubSettings
 from .proxies import CountingDockerProxy, ThrottlingTCPProxy
 from .registry import Registry, docker, push_large_image, remove_image
+from .scale import ScalePlan, run_scale
 from .venvs import ensure_dockerspawner_venv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +37,8 @@ TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
 SPAWNER_CLASSES = {
     "ads": "aiodockerspawner.DockerSpawner",
     "ds": "dockerspawner.DockerSpawner",
+    # the Hub floor: a spawner that does nothing (benchmarks/floor.py); scenario 5 only
+    "floor": "floor.FloorSpawner",
 }
 #: scenario 8 (Swarm): dockerspawner's SwarmSpawner with host-mode publishing
 #: (benchmarks/ds_swarm.py: the machine has no routing mesh)
@@ -42,8 +46,8 @@ SWARM_SPAWNER_CLASSES = {
     "ads": "aiodockerspawner.SwarmSpawner",
     "ds": "ds_swarm.HostPublishSwarmSpawner",
 }
-ALL_CONTENDERS = ("raw", "ads", "ds")
-ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8)
+ALL_CONTENDERS = ("raw", "ads", "ds", "floor")
+ALL_SCENARIOS = (1, 2, 3, 4, 5, 6, 7, 8, 9)
 MiB = 1 << 20
 
 
@@ -66,6 +70,13 @@ class Plan:
     baseline_reps: int
     #: scenario 8: concurrent swarm spawns and stops on the single-node swarm
     swarm_n: int = 50
+    #: scenario 9: servers running at the end, seconds allowed per contender
+    scale_n: int = 1000
+    scale_budget: float = 2400.0
+    scale_idle_window: float = 90.0
+    scale_poll_interval: int = 30
+    #: py-spy on each Hub during the spawn batch of scenario 5 (``--profile``)
+    profile: bool = False
     scenarios: list[int] = field(default_factory=lambda: list(ALL_SCENARIOS))
     contenders: list[str] = field(default_factory=lambda: list(ALL_CONTENDERS))
 
@@ -104,6 +115,12 @@ class Plan:
             pull_rate=2 * MiB,
             baseline_reps=1,
             swarm_n=2,
+            scale_n=4,
+            scale_budget=300.0,
+            scale_idle_window=3.0,
+            scale_poll_interval=1,
+            # scenario 9 runs private daemons and minutes of waiting: only when asked
+            scenarios=[s for s in ALL_SCENARIOS if s != 9],
         )
 
 
@@ -225,14 +242,30 @@ async def spawn_scenarios(
                 log(f"{key}: spawn {n} (repetition {rep + 1})")
                 await c.prepare(users)
                 hub_pid = hub.proc.pid if hub is not None and hub.proc is not None else None
-                cpu0 = (cpu_seconds(hub_pid), cpu_seconds(dockerd_pid()))
-                wall0 = time.time()
-                times = await c.spawn(users)
-                wall1 = time.time()
+                profiled = (
+                    plan.profile and hub is not None and n == plan.lag_n and rep == 0 and 5 in want
+                )
+                recording = (
+                    profile.Recording(hub_pid, hub.workdir / "py-spy.txt")
+                    if profiled and hub is not None and hub_pid
+                    else contextlib.nullcontext()
+                )
+                async with recording:
+                    cpu0 = (cpu_seconds(hub_pid), cpu_seconds(dockerd_pid()))
+                    wall0 = time.time()
+                    times = await c.spawn(users)
+                    wall1 = time.time()
+                    cpu1 = (cpu_seconds(hub_pid), cpu_seconds(dockerd_pid()))
                 s = summary(times)
                 # CPU seconds the Hub and dockerd spent on the batch (2 cores in all)
-                s["hub_cpu"] = cpu_seconds(hub_pid) - cpu0[0]
-                s["dockerd_cpu"] = cpu_seconds(dockerd_pid()) - cpu0[1]
+                s["hub_cpu"] = cpu1[0] - cpu0[0]
+                s["dockerd_cpu"] = cpu1[1] - cpu0[1]
+                if profiled and hub is not None:
+                    summary_ = profile.summarise(hub.workdir / "py-spy.txt", key)
+                    if summary_ is not None:
+                        summary_["hub_cpu"] = s["hub_cpu"]
+                        summary_["n"] = n
+                        res.put("profile", key, summary_)
                 log(f"{key}: spawn {n}: total {s['total']:.2f}s p50 {s['p50']:.2f}s")
                 res.add(f"spawn_tiny_n{n}", key, s)
                 if hub is not None and n == plan.rss_n and rep == 0 and 7 in want:
@@ -537,6 +570,62 @@ async def run_hub_contender(key: str, plan: Plan, env: Env, res: Results) -> Non
         await retry_if_killed(key, "swarm request-counting", env, res, swarm_count_phase)
 
 
+async def run_floor(plan: Plan, env: Env, res: Results) -> None:
+    """Scenario 5 (and the spawn batch it watches) for the Hub floor."""
+    if 5 not in plan.scenarios:
+        return
+    ports_file = env.workdir / "floor-ports.txt"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("floor.py")),
+        "serve",
+        str(ports_file),
+        str(plan.lag_n + 10),
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not ports_file.exists():
+            if server.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError("the floor's HTTP servers did not start")
+            await asyncio.sleep(0.1)
+        tiny = ServerKind("tiny", TINY_IMAGE, TINY_CMD)
+        floor_plan = copy.deepcopy(plan)
+        floor_plan.scenarios = [5]
+        settings = hub_settings("floor", floor_plan, env, tiny)
+        settings.extra_config = f"c.FloorSpawner.ports_file = {str(ports_file)!r}\n"
+        hub = Hub(settings, env.workdir / "floor-tiny")
+        log("floor: starting the Hub (a spawner that does nothing)")
+        await hub.start()
+        try:
+            c = HubContender("floor", hub, tiny)
+            await spawn_scenarios("floor", c, floor_plan, res, hub)
+        finally:
+            await hub.stop()
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def run_scale_contenders(plan: Plan, env: Env, res: Results) -> None:
+    """Scenario 9, one contender after the other, each on a private daemon."""
+    tiny = ServerKind("tiny", TINY_IMAGE, TINY_CMD)
+    for key in [k for k in plan.contenders if k in ("ads", "ds")]:
+        sp = ScalePlan(
+            n=plan.scale_n,
+            budget=plan.scale_budget,
+            idle_window=plan.scale_idle_window,
+            poll_interval=plan.scale_poll_interval,
+            sample=min(20, max(2, plan.scale_n // 2)),
+            batch=min(50, max(2, plan.scale_n // 2)),
+        )
+        log(f"{key}: scenario 9, {sp.n} servers (budget {sp.budget:.0f} s)")
+        settings = hub_settings(key, plan, env, tiny)
+        entry = await run_scale(key, sp, settings, env.workdir / f"{key}-scale")
+        res.put("scale", key, entry)
+        (env.workdir / "partial.json").write_text(json.dumps(res.data) + "\n")
+
+
 async def run_raw(plan: Plan, env: Env, res: Results) -> None:
     tiny = ServerKind("tiny", TINY_IMAGE, TINY_CMD)
     want = set(plan.scenarios)
@@ -738,7 +827,7 @@ async def run_all(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
     cache = ROOT / ".cache" / "bench"
     workdir = cache / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
     workdir.mkdir(parents=True, exist_ok=True)
-    pythons = {"ads": sys.executable}
+    pythons = {"ads": sys.executable, "floor": sys.executable}
     if "ds" in plan.contenders:
         pythons["ds"] = ensure_dockerspawner_venv(cache, jupyterhub.__version__)
     env = Env(
@@ -762,14 +851,21 @@ async def run_all(plan: Plan, args: argparse.Namespace) -> dict[str, Any]:
         async def one(key: str) -> None:
             if key == "raw":
                 await run_raw(plan, env, res)
+            elif key == "floor":
+                await run_floor(plan, env, res)
             else:
                 await run_hub_contender(key, plan, env, res)
 
+        partial = workdir / "partial.json"
         if args.parallel:
             await asyncio.gather(*(one(key) for key in plan.contenders))
         else:
             for key in plan.contenders:
                 await one(key)
+                # what was measured so far survives a run that is stopped later
+                partial.write_text(json.dumps(res.data) + "\n")
+        if 9 in plan.scenarios:
+            await run_scale_contenders(plan, env, res)
     finally:
         await cleanup(env.prefix)
         for image in env.big_images.values():
@@ -798,12 +894,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     p.add_argument("--smoke", action="store_true", help="N = 2, one repetition, small pull")
     p.add_argument(
-        "--scenarios", default="", help="comma-separated scenario numbers 1-8 (default: all)"
+        "--scenarios", default="", help="comma-separated scenario numbers 1-9 (default: all)"
     )
     p.add_argument(
-        "--contenders", default="", help="comma-separated: raw, ads, ds (default: all three)"
+        "--contenders",
+        default="",
+        help="comma-separated: raw, ads, ds, floor (default: all four; floor runs scenario 5)",
     )
     p.add_argument("--repeat", type=int, default=0, help="repetitions of scenario 1")
+    p.add_argument("--scale-n", type=int, default=0, help="servers in scenario 9 (1000)")
+    p.add_argument(
+        "--scale-budget", type=float, default=0, help="seconds per contender in scenario 9"
+    )
     p.add_argument(
         "--prefix", default="adsb", help="name prefix and label value of every object created"
     )
@@ -818,6 +920,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "timings are then meaningless, but the harness is exercised faster)",
     )
     p.add_argument("--no-plot", action="store_true", help="do not draw the PNG plot")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy on each Hub during the spawn batch of scenario 5 (needs py-spy)",
+    )
     p.add_argument(
         "--docs", action="store_true", help="write the table and plot into docs/performance.md"
     )
@@ -835,6 +942,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan.contenders = [c.strip() for c in args.contenders.split(",")]
     if args.repeat:
         plan.repeat = args.repeat
+    if args.scale_n:
+        plan.scale_n = args.scale_n
+    if args.scale_budget:
+        plan.scale_budget = args.scale_budget
+    plan.profile = args.profile
     data = asyncio.run(run_all(plan, args))
     rows = report.rows(data)
     data["rows"] = rows
@@ -845,6 +957,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data, indent=1, sort_keys=False) + "\n")
     print(report.table(rows))
+    for line in report.unfinished(data):
+        print(f"\nbench: {line}")
+    if data["results"].get("profile"):
+        text = out.with_name(out.stem + "-profile.txt")
+        profile.write_text(
+            text,
+            data["results"]["profile"],
+            f"py-spy record --rate 250 --nonblocking on each Hub during {plan.lag_n} concurrent "
+            f"spawns (scenario 5), run of {data['meta']['started']}",
+        )
+        print(f"bench: profiles in {text}")
     if args.parallel:
         print("\nbench: the contenders ran at the same time: these timings compare nothing")
     print(f"\nbench: results in {out} ({data['meta']['wall_seconds']} s)")

@@ -13,6 +13,14 @@ iptables rules a published port still works through Docker's userland proxy
 restart the daemon binds the same port again for a container it restored
 (tests/faults/test_dockerd_restart.py relies on both).
 
+With ``tls=DaemonTLS(...)`` it also listens on a TCP port of the loopback
+with ``--tlsverify`` (a remote daemon as production runs one: only clients
+with a certificate of its CA get in); its own socket stays the way the tests
+drive it (``cli``). ``bridge_prefix`` widens its bridge beyond a /24 for
+scale tests, ``storage_driver`` picks another driver than ``vfs``. ``args``
+adds dockerd arguments, ``path`` puts directories first on its PATH (e.g. a
+stand-in NVIDIA hook, :func:`stand_in_nvidia_hook`).
+
 Never start it with ``--bridge=none``: dockerd then *deletes* the host's
 ``docker0`` interface (Moby's ``removeDefaultBridgeInterface``), which breaks
 the shared daemon's networking. It gets a bridge interface of its own instead,
@@ -28,6 +36,7 @@ import secrets
 import shutil
 import signal
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -60,10 +69,30 @@ def _pids_mentioning(text: str) -> list[int]:
     return found
 
 
+@dataclass(frozen=True)
+class DaemonTLS:
+    """``--tlsverify`` on ``tcp://127.0.0.1:port``: the CA clients need, the daemon's pair."""
+
+    port: int
+    ca: Path
+    cert: Path
+    key: Path
+
+
 class PrivateDockerd:
     """``async with PrivateDockerd() as d:`` then ``d.url``, ``d.cli(...)``, ``d.kill()``."""
 
-    def __init__(self, *, args: tuple[str, ...] = (), path: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        *,
+        tls: DaemonTLS | None = None,
+        bridge_prefix: int = 24,
+        storage_driver: str = "vfs",
+        args: tuple[str, ...] = (),
+        path: tuple[str, ...] = (),
+    ) -> None:
+        self.tls = tls
+        self.storage_driver = storage_driver
         #: extra dockerd arguments, and directories put first on its PATH
         self.args = args
         self.path = path
@@ -74,12 +103,27 @@ class PrivateDockerd:
         self._proc: asyncio.subprocess.Process | None = None
         # an interface name of at most 15 characters, and a /24 no one else uses
         self.bridge = f"adst{secrets.token_hex(4)}"
-        self.bridge_cidr = f"10.254.{secrets.randbelow(250) + 2}.1/24"
+        if bridge_prefix == 24:
+            self.bridge_cidr = f"10.254.{secrets.randbelow(250) + 2}.1/24"
+        else:  # 10.252.0.0/16 is left to the wider bridges (a /21 holds 2,000 containers)
+            blocks = 1 << (bridge_prefix - 16)
+            third = secrets.randbelow(blocks) << (24 - bridge_prefix)
+            self.bridge_cidr = f"10.252.{third}.1/{bridge_prefix}"
         self._bridge_made = False
 
     @property
     def url(self) -> str:
         return f"unix://{self.socket}"
+
+    @property
+    def tcp_url(self) -> str:
+        """``tcp://127.0.0.1:<port>`` of the TLS listener (DOCKER_HOST's form)."""
+        assert self.tls is not None, "started without tls="
+        return f"tcp://127.0.0.1:{self.tls.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     async def cli(self, *args: str, check: bool = True, stdin: bytes | None = None) -> str:
         return await _run("docker", "-H", self.url, *args, check=check, stdin=stdin)
@@ -101,10 +145,23 @@ class PrivateDockerd:
             self._bridge_made = True
             await _run("ip", "addr", "add", self.bridge_cidr, "dev", self.bridge)
             await _run("ip", "link", "set", self.bridge, "up")
+        tls_args: list[str] = []
+        if self.tls is not None:
+            tls_args = [
+                f"--host=tcp://127.0.0.1:{self.tls.port}",
+                "--tlsverify",
+                f"--tlscacert={self.tls.ca}",
+                f"--tlscert={self.tls.cert}",
+                f"--tlskey={self.tls.key}",
+            ]
         log = self.log_path.open("ab")
+        # dockerd reads DOCKER_CERT_PATH/DOCKER_TLS_VERIFY as defaults for its own flags
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["PATH"] = os.pathsep.join([*self.path, os.environ.get("PATH", "")])
         self._proc = await asyncio.create_subprocess_exec(
             "dockerd",
             f"--host={self.url}",
+            *tls_args,
             f"--data-root={self.root / 'data'}",
             f"--exec-root={self.root / 'exec'}",
             f"--pidfile={self.pidfile}",
@@ -113,10 +170,10 @@ class PrivateDockerd:
             "--ip-masq=false",
             "--ip-forward=false",
             "--live-restore",
-            "--storage-driver=vfs",
+            f"--storage-driver={self.storage_driver}",
             *self.args,
             stdin=asyncio.subprocess.DEVNULL,
-            env={**os.environ, "PATH": os.pathsep.join([*self.path, os.environ.get("PATH", "")])},
+            env=env,
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -167,12 +224,31 @@ class PrivateDockerd:
             except TimeoutError:
                 self._proc.kill()
                 await self._proc.wait()
+        await self._clean_up()
+
+    async def discard(self) -> None:
+        """SIGKILL the daemon and everything it ran, and delete it all, without asking it.
+
+        For a daemon with a thousand containers: removing them through the
+        daemon took minutes, and once (Docker 20.10, 344 of them still
+        running) never finished.
+        """
+        if self._proc is not None and self._proc.returncode is None:
+            self._proc.kill()
+            await self._proc.wait()
+        self._proc = None
+        await self._clean_up()
+
+    async def _clean_up(self) -> None:
         await self._kill_leftovers()
-        # dockerd bind-mounts its data root onto itself
-        for mount in reversed((await _run("cat", "/proc/mounts")).splitlines()):
-            target = mount.split()[1]
-            if target.startswith(str(self.root)):
-                await _run("umount", "-l", target, check=False)
+        # dockerd bind-mounts its data root onto itself; overlay2 mounts one per container
+        targets = [
+            mount.split()[1]
+            for mount in reversed((await _run("cat", "/proc/mounts")).splitlines())
+            if mount.split()[1].startswith(str(self.root))
+        ]
+        for i in range(0, len(targets), 200):
+            await _run("umount", "-l", *targets[i : i + 200], check=False)
         shutil.rmtree(self.root, ignore_errors=True)
         if self._bridge_made:
             await _run("ip", "link", "del", self.bridge, check=False)

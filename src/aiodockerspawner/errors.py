@@ -49,6 +49,33 @@ class DockerUnavailable(DockerOperationError):
         self._reason = value
 
 
+class DockerTLSRefused(DockerUnavailable):
+    """The TLS handshake with the daemon failed, or TLS was expected and not spoken.
+
+    Retrying cannot help, and "not answering" would send the admin looking in
+    the wrong place: ``problem`` says which side refused what, ``hint`` which
+    setting to look at.
+    """
+
+    def __init__(
+        self, operation: str, target: str, message: str, *, problem: str, hint: str
+    ) -> None:
+        super().__init__(operation, target, 900, message)
+        self.problem = problem
+        self.hint = hint
+
+    @property
+    def reason(self) -> str:
+        if self._reason is not None:
+            return self._reason
+        failed = f"{self.operation} {self.target} failed: {self.message}"
+        return f"{self.problem} ({failed}); {self.hint}"
+
+    @reason.setter
+    def reason(self, value: str) -> None:
+        self._reason = value
+
+
 class StartTimedOut(DockerOperationError):
     """A start gave up just before JupyterHub's ``start_timeout``.
 

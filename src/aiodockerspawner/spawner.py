@@ -38,6 +38,7 @@ from aiodockerspawner.backends import (
     get_watcher,
     resolve_endpoint,
     shared_client,
+    within,
 )
 from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
@@ -686,7 +687,8 @@ class DockerSpawner(
         self._progress_begun().clear()
         deadline = grace + self.docker_request_timeout
         try:
-            await asyncio.wait_for(backend.stop(target, grace), deadline)
+            # waiting for a free connection (a thousand stops at once) is not Docker's delay
+            await within(backend.stop(target, grace), deadline)
         except asyncio.TimeoutError as e:
             message = (
                 f"stop {backend.object_type} {self.object_name} for {self._log_name}: "

@@ -192,3 +192,55 @@ async def test_api_version_is_probed_once_for_concurrent_requests(tmp_path: path
     finally:
         await client_mod.close_shared_clients()
         await engine.stop()
+
+
+# -- TLS failures: one line that says which side refused what -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "problem", "detail"),
+    [
+        (
+            "Cannot connect to Docker Engine via https://h:2376 [Cannot connect to host h:2376 "
+            "ssl:True [SSLCertVerificationError: (1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+            "certificate verify failed: unable to get local issuer certificate (_ssl.c:1006)')]]",
+            "Docker's TLS certificate is not trusted",
+            "certificate verify failed: unable to get local issuer certificate",
+        ),
+        (
+            "Cannot connect to Docker Engine via https://h:2376 [[Errno 1] [SSL: "
+            "SSLV3_ALERT_BAD_CERTIFICATE] sslv3 alert bad certificate (_ssl.c:2580)]",
+            "Docker refused this Hub's TLS client certificate",
+            "sslv3 alert bad certificate",
+        ),
+        (
+            "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required "
+            "(_ssl.c:2580)",
+            "Docker refused this Hub's TLS client certificate",
+            "tlsv13 alert certificate required",
+        ),
+        (
+            "Client sent an HTTP request to an HTTPS server.",
+            "Docker expects TLS at this address and this Hub spoke plain HTTP",
+            "Client sent an HTTP request to an HTTPS server",
+        ),
+        (
+            "Cannot connect to host h:2375 ssl:default [[SSL: WRONG_VERSION_NUMBER] wrong "
+            "version number (_ssl.c:1006)]",
+            "Docker does not speak TLS at this address",
+            "wrong version number",
+        ),
+    ],
+)
+def test_tls_failures_are_named(text: str, problem: str, detail: str) -> None:
+    refused = client_mod.tls_refusal("create container", "jupyter-a", text)
+    assert refused is not None
+    assert refused.problem == problem
+    assert refused.message == detail
+    assert refused.reason.startswith(f"{problem} (create container jupyter-a failed: {detail}); ")
+    assert "\n" not in refused.reason
+
+
+def test_other_failures_are_not_tls_failures() -> None:
+    text = "Cannot connect to unix socket /var/run/docker.sock ssl:default [No such file]"
+    assert client_mod.tls_refusal("inspect container", "x", text) is None

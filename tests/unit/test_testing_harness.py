@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 
+import aiohttp
 import pytest
 from aiodocker.exceptions import DockerError
 
@@ -239,3 +240,34 @@ async def test_volume_routes_of_the_fake_engine(
         {"Image": "example/tool:1", "HostConfig": {"Binds": ["made-by-run:/data:ro"]}}
     )
     assert fake_docker.volumes["made-by-run"].labels == {}
+
+
+async def test_a_stop_queued_behind_the_connection_limit_is_not_given_up(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    """The stop deadline counts Docker's time, not the wait for a free connection.
+
+    A Hub stopping a thousand servers at once queues most stops behind
+    ``docker_connection_limit``; counting the queue gave up on stops Docker
+    had not even been asked to do, and left their containers running.
+    """
+    spawner = fake_spawner(
+        remove=True, stop_grace_period=0, docker_request_timeout=1, docker_connection_limit=1
+    )
+    await spawner.start()
+    name = spawner.object_name
+    busy = fake_docker.inject(r"^GET /info$", hold="request")
+    # held longer than docker_request_timeout: this one request waits without a time limit
+    unlimited = aiohttp.ClientTimeout(total=None, sock_read=None)
+    request = asyncio.ensure_future(spawner.client._do_query("info", "GET", timeout=unlimited))
+    await asyncio.wait_for(busy.arrived.wait(), 5)
+    stopping = asyncio.ensure_future(spawner.stop())
+    try:
+        # twice the deadline (0 + 1 s) queued behind the only connection
+        await asyncio.wait({stopping}, timeout=2.0)
+        assert not stopping.done(), stopping.exception()
+    finally:
+        busy.release()
+        (await request).close()
+    await asyncio.wait_for(stopping, 5)
+    assert all(c.name != name for c in fake_docker.containers.values())

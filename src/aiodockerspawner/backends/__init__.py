@@ -22,6 +22,7 @@ from aiodockerspawner.backends.docker.client import (
     generic_resources,
     resolve_endpoint,
     shared_client,
+    within,
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
@@ -81,6 +82,7 @@ __all__ = [
     "resolve_endpoint",
     "service_backend",
     "shared_client",
+    "within",
 ]
 
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import logging
 import os
+import re
 import ssl
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import aiodocker
@@ -29,7 +31,12 @@ import aiohttp
 from aiodocker.exceptions import DockerError
 
 from aiodockerspawner import progress
-from aiodockerspawner.errors import DockerOperationError, DockerUnavailable, InvalidSpec
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    DockerTLSRefused,
+    DockerUnavailable,
+    InvalidSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -221,6 +228,92 @@ class _Docker(aiodocker.Docker):
             await super()._check_version()
 
 
+class _QueueClock:
+    """How long the requests of one task have waited for a free connection so far."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.started = loop.time()
+        self.queued = 0.0
+        self._depth = 0
+        self._since = 0.0
+
+    def enter(self) -> None:
+        if self._depth == 0:
+            self._since = self.loop.time()
+        self._depth += 1
+
+    def leave(self) -> None:
+        self._depth = max(0, self._depth - 1)
+        if self._depth == 0:
+            self.queued += self.loop.time() - self._since
+
+    def working(self) -> float:
+        """Seconds since the start, less those spent queued for a connection."""
+        now = self.loop.time()
+        waiting = now - self._since if self._depth else 0.0
+        return now - self.started - self.queued - waiting
+
+
+_queue_clock: contextvars.ContextVar[_QueueClock | None] = contextvars.ContextVar(
+    "aiodockerspawner_queue_clock", default=None
+)
+
+
+async def _queued_start(*_: object) -> None:
+    clock = _queue_clock.get()
+    if clock is not None:
+        clock.enter()
+
+
+async def _queued_end(*_: object) -> None:
+    clock = _queue_clock.get()
+    if clock is not None:
+        clock.leave()
+
+
+def _queue_trace() -> aiohttp.TraceConfig:
+    trace = aiohttp.TraceConfig()
+    trace.on_connection_queued_start.append(_queued_start)
+    trace.on_connection_queued_end.append(_queued_end)
+    return trace
+
+
+T = TypeVar("T")
+
+
+async def within(awaitable: Awaitable[T], seconds: float) -> T:
+    """``awaitable``, given ``seconds`` of Docker's time; :class:`TimeoutError` after that.
+
+    Time spent waiting for a free connection of ``docker_connection_limit``
+    does not count: a Hub stopping a thousand servers at once queues most of
+    the stops behind the limit, and a deadline that counted the queue gave up
+    on stops that Docker was getting through (it had not even been asked),
+    leaving their containers running while the Hub forgot them. A request
+    Docker does not answer still ends at the deadline.
+    """
+    clock = _QueueClock(asyncio.get_running_loop())
+    token = _queue_clock.set(clock)
+    try:
+        task = asyncio.ensure_future(awaitable)  # its context carries the clock
+    finally:
+        _queue_clock.reset(token)
+    try:
+        while True:
+            remaining = seconds - clock.working()
+            if remaining <= 0:
+                break
+            done, _ = await asyncio.wait({task}, timeout=remaining)
+            if done:
+                return task.result()
+    except BaseException:
+        task.cancel()
+        raise
+    task.cancel()
+    await asyncio.wait({task})
+    raise TimeoutError(f"Docker did not answer within {seconds:g} s")
+
+
 def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
     timeout = aiohttp.ClientTimeout(
         total=None,
@@ -243,7 +336,20 @@ def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
         )
         connector = aiohttp.TCPConnector(limit=endpoint.connection_limit, ssl=ssl_ctx)
         url = endpoint.url
-    return _Docker(url=url, connector=connector, timeout=timeout, api_version=endpoint.api_version)
+    # a session of our own: its trace tells within() when a request waits for a connection
+    session = aiohttp.ClientSession(
+        connector=connector,
+        timeout=timeout,
+        connector_owner=False,
+        trace_configs=[_queue_trace()],
+    )
+    return _Docker(
+        url=url,
+        connector=connector,
+        session=session,
+        timeout=timeout,
+        api_version=endpoint.api_version,
+    )
 
 
 @dataclass
@@ -263,6 +369,8 @@ async def _close_client(client: aiodocker.Docker) -> None:
     """Close a client we own, including its connector, whatever aiodocker raises."""
     try:
         await client.close()
+        if not client.session.closed:
+            await client.session.close()
     except Exception:
         log.exception("Error while closing the Docker client")
     finally:
@@ -344,6 +452,72 @@ def _clean_message(message: str) -> str:
     return text
 
 
+#: OpenSSL's text inside aiohttp's, e.g. ``[SSL: CERTIFICATE_VERIFY_FAILED] certificate
+#: verify failed: unable to get local issuer certificate (_ssl.c:1006)``
+_SSL_TEXT = re.compile(r"\[SSL: ([A-Z0-9_]+)\] (.+?)(?: \(_ssl\.c:\d+\))?(?:'\)|\]|$)")
+#: what Go's TLS listener answers a plain HTTP request with (status 400)
+_PLAIN_HTTP_TO_TLS = "Client sent an HTTP request to an HTTPS server"
+_CA_HINT = "check the CA certificate (tls_config ca_cert, or ca.pem in DOCKER_CERT_PATH)"
+_CLIENT_CERT_HINT = (
+    "the certificate must be signed by the daemon's CA and not expired "
+    "(tls_config client_cert, or cert.pem and key.pem in DOCKER_CERT_PATH)"
+)
+_PLAIN_HINT = "set tls_config, or DOCKER_TLS_VERIFY=1 with DOCKER_CERT_PATH"
+
+
+def tls_refusal(operation: str, target: str, text: str) -> DockerTLSRefused | None:
+    """The TLS failure that an aiohttp or aiodocker error text reports, if it is one.
+
+    Three cases an admin must tell apart, each with the setting to look at:
+    the daemon's certificate is not trusted (wrong CA, wrong host name), the
+    daemon refused this Hub's client certificate (another CA, expired, none),
+    and a plain HTTP client talking to a TLS port.
+    """
+    if _PLAIN_HTTP_TO_TLS in text:
+        return DockerTLSRefused(
+            operation,
+            target,
+            _PLAIN_HTTP_TO_TLS,
+            problem="Docker expects TLS at this address and this Hub spoke plain HTTP",
+            hint=_PLAIN_HINT,
+        )
+    match = _SSL_TEXT.search(text)
+    if match is None:
+        return None
+    code, detail = match.group(1), match.group(2).strip()
+    if code == "CERTIFICATE_VERIFY_FAILED":
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker's TLS certificate is not trusted",
+            hint=_CA_HINT,
+        )
+    if "ALERT" in code and "CERTIFICATE" in code:  # bad, expired, unknown, required...
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker refused this Hub's TLS client certificate",
+            hint=_CLIENT_CERT_HINT,
+        )
+    if code == "WRONG_VERSION_NUMBER":  # https to a plain HTTP port
+        return DockerTLSRefused(
+            operation,
+            target,
+            detail,
+            problem="Docker does not speak TLS at this address",
+            hint="use tcp:// without tls_config and DOCKER_TLS_VERIFY, or the daemon's TLS port",
+        )
+    return DockerTLSRefused(
+        operation,
+        target,
+        detail,
+        problem="The TLS handshake with Docker failed",
+        hint="check tls_config or DOCKER_CERT_PATH",
+    )
+
+
 @contextlib.asynccontextmanager
 async def docker_errors(
     operation: str, target: str, *, error_class: type[DockerOperationError] | None = None
@@ -358,12 +532,19 @@ async def docker_errors(
             yield
     except DockerError as e:
         message = _clean_message(str(e.message))
+        if e.status in (900, 400):
+            refused = tls_refusal(operation, target, message)
+            if refused is not None:
+                raise refused from e
         if e.status == 900:
             raise DockerUnavailable(operation, target, 900, message) from e
         cls = error_class or DockerOperationError
         raise cls(operation, target, e.status, message) from e
     except (aiohttp.ClientError, TimeoutError) as e:
         detail = str(e) or type(e).__name__
+        refused = tls_refusal(operation, target, detail)
+        if refused is not None:
+            raise refused from e
         raise DockerUnavailable(operation, target, 900, detail) from e
 
 

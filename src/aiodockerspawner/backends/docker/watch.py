@@ -48,8 +48,9 @@ import contextvars
 import json
 import logging
 import random
+import string
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NoReturn, Protocol
 
 import aiodocker
@@ -69,6 +70,7 @@ log = logging.getLogger(__name__)
 
 #: first reconnect delay after a failure, doubled on each failure up to ``backoff_max``
 BACKOFF_INITIAL = 0.1
+_HEX = frozenset(string.hexdigits)
 
 
 class _Removed:
@@ -97,6 +99,48 @@ class Refresh:
 
 
 EventResult = ObservedObject | _Removed | _Ignored | Refresh
+
+
+#: list items decoded between two returns to the event loop (about a millisecond)
+ITEMS_PER_SLICE = 100
+_JSON = json.JSONDecoder()
+_BLANK = frozenset(" \t\r\n")
+
+
+async def decode_array(text: str, per_slice: int = ITEMS_PER_SLICE) -> list[Any]:
+    """A JSON array, decoded item by item, giving the loop back every ``per_slice`` items.
+
+    The resync list of a thousand containers is about 1.4 MB of JSON: one
+    ``json.loads`` of it held the Hub's loop for 10 ms and more (spawns,
+    proxy and API requests all waited), once a minute. Decoding it in slices
+    costs the same CPU and never holds the loop for long.
+    """
+    out: list[Any] = []
+    i, end = 0, len(text)
+
+    def skip(i: int) -> int:
+        while i < end and text[i] in _BLANK:
+            i += 1
+        return i
+
+    i = skip(i)
+    if i >= end or text[i] != "[":
+        raise ValueError("expected a JSON array")
+    i = skip(i + 1)
+    if i < end and text[i] == "]":
+        return out
+    while True:
+        item, i = _JSON.raw_decode(text, i)
+        out.append(item)
+        i = skip(i)
+        if i < end and text[i] == ",":
+            i = skip(i + 1)
+        elif i < end and text[i] == "]":
+            return out
+        else:
+            raise ValueError(f"malformed JSON array at character {i}")
+        if len(out) % per_slice == 0:
+            await asyncio.sleep(0)
 
 
 def event_action(event: Mapping[str, Any]) -> str:
@@ -171,7 +215,9 @@ class Watcher:
         #: the ``timeNano`` of the newest event applied, for ``since=``
         self._since: int | None = None
         self._attempted = asyncio.Event()
-        self._changed = asyncio.Event()
+        #: ``wait_for`` callers, by the id or name they wait on: a change wakes only
+        #: those of the object it touches, never every waiter of the Hub
+        self._waiters: dict[str, set[asyncio.Event]] = {}
         self._task: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
         self._refreshing: set[asyncio.Task[None]] = set()
@@ -212,13 +258,18 @@ class Watcher:
         return self._connected
 
     def get(self, name_or_id: str) -> ObservedObject | None:
-        """The cached object, by id, id prefix of 12+ characters, or name."""
+        """The cached object, by id, id prefix of 12+ characters, or name.
+
+        Only a miss that looks like an id prefix (12+ hex digits) scans the
+        cache; a name that is not there (a server being created, or gone)
+        costs two dict lookups, however many servers the Hub runs.
+        """
         obj = self._objects.get(name_or_id)
         if obj is None:
             object_id = self._names.get(name_or_id)
             if object_id is not None:
                 obj = self._objects.get(object_id)
-        if obj is None and len(name_or_id) >= 12:
+        if obj is None and len(name_or_id) >= 12 and _HEX.issuperset(name_or_id):
             for key, value in self._objects.items():
                 if key.startswith(name_or_id):
                     return value
@@ -274,18 +325,34 @@ class Watcher:
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while True:
-            if not self._connected:
-                self.forget(name_or_id)
-                return False
-            if predicate(self.get(name_or_id)):
-                return True
-            remaining = deadline - loop.time()
-            if remaining <= 0 or not self.running:
-                self.forget(name_or_id)
-                return False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), remaining)
+        changed = asyncio.Event()
+        keys = {name_or_id}
+        current = self.get(name_or_id)
+        if current is not None:
+            keys |= {current.id, current.name}
+        for key in keys:
+            self._waiters.setdefault(key, set()).add(changed)
+        try:
+            while True:
+                if not self._connected:
+                    self.forget(name_or_id)
+                    return False
+                if predicate(self.get(name_or_id)):
+                    return True
+                remaining = deadline - loop.time()
+                if remaining <= 0 or not self.running:
+                    self.forget(name_or_id)
+                    return False
+                changed.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), remaining)
+        finally:
+            for key in keys:
+                waiting = self._waiters.get(key)
+                if waiting is not None:
+                    waiting.discard(changed)
+                    if not waiting:
+                        del self._waiters[key]
 
     # -- writing the cache ---------------------------------------------------------
 
@@ -295,28 +362,42 @@ class Watcher:
             self._drop(obj.id)
 
     def _store(self, obj: ObservedObject) -> None:
+        if obj.raw or obj.env:
+            # an inspect: the cache answers poll(), which needs the state and labels only;
+            # the whole document (tens of KiB) times a thousand servers stays out of it
+            obj = replace(obj, raw={}, env={})
         old = self._objects.get(obj.id)
         if old is not None and old.name != obj.name and self._names.get(old.name) == obj.id:
             del self._names[old.name]
         self._objects[obj.id] = obj
         if obj.name:
             self._names[obj.name] = obj.id
-        self._notify()
+        self._notify(obj.id, obj.name, old.name if old is not None else "")
 
     def _drop(self, object_id: str) -> None:
         old = self._objects.pop(object_id, None)
         if old is not None and self._names.get(old.name) == object_id:
             del self._names[old.name]
-        self._notify()
+        self._notify(object_id, old.name if old is not None else "")
 
     def _replace(self, objects: list[ObservedObject]) -> None:
         self._objects = {o.id: o for o in objects}
         self._names = {o.name: o.id for o in objects if o.name}
-        self._notify()
+        self._notify_all()
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = asyncio.Event()
+    def _notify(self, *keys: str) -> None:
+        """Wake the ``wait_for`` callers of these ids and names (and only those)."""
+        if not self._waiters:
+            return
+        for key in keys:
+            for changed in self._waiters.get(key, ()):
+                changed.set()
+
+    def _notify_all(self) -> None:
+        """Wake every ``wait_for`` caller: the whole cache changed, or its freshness."""
+        for waiting in self._waiters.values():
+            for changed in waiting:
+                changed.set()
 
     def _set_stale(self, reason: str) -> None:
         if self._connected:
@@ -324,7 +405,7 @@ class Watcher:
             self.stats.outages.append((loop.time(), None))
             log.warning("The %s lost its stream (%s); reconnecting", self._name, reason)
         self._connected = False
-        self._notify()
+        self._notify_all()
 
     def _set_fresh(self) -> None:
         loop = asyncio.get_running_loop()
@@ -334,7 +415,7 @@ class Watcher:
             log.info("The %s recovered after %.1f s", self._name, loop.time() - began)
         self._connected = True
         self.stats.synced_at = loop.time()
-        self._notify()
+        self._notify_all()
 
     def apply_event(self, event: Mapping[str, Any]) -> None:
         """Apply one Docker event to the cache (public for sources and tests)."""
