@@ -11,15 +11,21 @@ own JSON, never docker-py objects.
 ``self``, so overriding those two changes how a server is started, as in
 dockerspawner. The other hooks are helpers: ``start()`` drives the backend
 directly, to keep its single create request and its cleanup on cancellation.
+
+:meth:`docker` is dockerspawner's door to docker-py's low-level API
+(``await self.docker("inspect_container", self.container_id)``); here it runs
+on the Hub's shared aiodocker client (:mod:`aiodockerspawner.dockerpy`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
 
-from . import naming, options
+from . import dockerpy, naming, options
 from .backends.base import ObservedObject, VolumeBind
 from .errors import DockerOperationError
 from .images import inspect_image
@@ -103,7 +109,49 @@ class ObjectAPI(HasTraits):
         ns = self.template_namespace()
         return [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
 
+    # -- docker-py's low-level API ----------------------------------------------
+
+    def docker(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """docker-py's ``APIClient.<method>(*args, **kwargs)``, as a future.
+
+        As in dockerspawner the result is an asyncio future (``await`` it, or
+        pass it to ``asyncio.wrap_future``) and the return value has docker-py's
+        shape. It runs on the shared aiodocker client, without a thread. An
+        unknown method or a bad argument raises at once; Docker's errors come
+        through the future as docker-py's (``NotFound``, ``APIError`` with
+        ``status_code``; see :mod:`aiodockerspawner.dockerpy`).
+        """
+        request = dockerpy.build(method, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return loop.create_task(
+            dockerpy.send(self.client, request, name=method), name=f"docker({method!r})"
+        )
+
     # -- image ------------------------------------------------------------------
+
+    def _get_allowed_images(self) -> dict[str, str] | str | None:
+        """``allowed_images`` evaluated for this spawner: a dict, ``"*"`` or None.
+
+        dockerspawner's helper, for subclasses and hooks: a callable is called
+        with the spawner and a list becomes ``{image: image}``. An async
+        callable cannot be evaluated here; use ``await check_allowed(...)``.
+        """
+        value = self.allowed_images
+        if callable(value):
+            result = value(self)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(
+                    "allowed_images is an async callable: _get_allowed_images() cannot "
+                    "evaluate it; await check_allowed(image) instead"
+                )
+            value = result
+        allowed: dict[str, str] | str | None = options.normalize_allowed_images(value)
+        return allowed
+
+    #: dockerspawner's pre-12 escaping (``escape = "legacy"``), as a static method
+    _legacy_escape = staticmethod(naming.escape_legacy)
 
     async def check_allowed(self, image: str) -> str:
         """The image to run for the user's choice ``image``; HTTP 400 if not allowed."""
