@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
@@ -200,6 +201,25 @@ class ObjectAPI(HasTraits):
     async def start_object(self) -> None:
         """Start the created (or stopped) object."""
         self._last_started = await self.backend.start(await self._current_object())
+
+    async def remove_object(self) -> None:
+        """Remove the object (a container with its anonymous volumes); gone is success."""
+        target = self.object_id or self.object_name
+        self.log.info("Removing %s %s for %s", self.object_type, target, self._log_name)
+        await self.backend.remove(target)
+
+    def get_network_ip(self, network_settings: Mapping[str, Any]) -> str:
+        """The IP address on ``network_name`` in an inspect's ``NetworkSettings``."""
+        networks = network_settings.get("Networks") or {}
+        if self.network_name not in networks:
+            raise DockerOperationError(
+                "find address of",
+                str(self.object_name),
+                404,
+                f"Unknown docker network {self.network_name!r}. "
+                "Did you create it with `docker network create <name>`?",
+            )
+        return str(networks[self.network_name]["IPAddress"])
 
     async def stop_object(self) -> None:
         """Stop the object, allowing ``stop_grace_period`` before SIGKILL."""

@@ -75,7 +75,17 @@ def _tag(aliases: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="session")
+def dockerspawner_python() -> str:
+    """dockerspawner 14.0.0's virtualenv, with this session's pytest and pytest-asyncio."""
+    tools = [f"{name}=={importlib.metadata.version(name)}" for name in ("pytest", "pytest-asyncio")]
+    return ensure_dockerspawner_venv(
+        suite.ROOT / ".cache" / "bench", jupyterhub.__version__, extra=tools
+    )
+
+
+@pytest.fixture(scope="session")
 def suite_results(
+    dockerspawner_python: str,
     singleuser_image: str,
     tiny_image: str,
     hub_connect_ip: str,
@@ -87,10 +97,7 @@ def suite_results(
         pytest.fail(str(e))
     work = tmp_path_factory.mktemp("compat")
     tests = suite.prepare_suite(sdist, work / "suite")
-    tools = [f"{name}=={importlib.metadata.version(name)}" for name in ("pytest", "pytest-asyncio")]
-    ds_python = ensure_dockerspawner_venv(
-        suite.ROOT / ".cache" / "bench", jupyterhub.__version__, extra=tools
-    )
+    ds_python = dockerspawner_python
     aliases = suite.image_aliases(singleuser_image, tiny_image, jupyterhub.__version__)
     _tag(aliases)
     base = {

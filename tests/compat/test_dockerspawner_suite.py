@@ -11,8 +11,11 @@ must be listed there as environment failures; they do not count.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
+from tests.compat import suite
 from tests.compat.conftest import SuiteResults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.compat]
@@ -37,3 +40,19 @@ def test_aiodockerspawner_passes_what_dockerspawner_passes(suite_results: SuiteR
     assert not cmp.regressions, (
         f"aiodockerspawner fails tests that dockerspawner passes:\n{suite_results.summary}"
     )
+
+
+def test_the_parity_reference_is_dockerspawners(dockerspawner_python: str) -> None:
+    """tests/data/dockerspawner-config.tsv is what scripts/dockerspawner-reference makes."""
+    check = subprocess.run(
+        [
+            str(suite.ROOT / "scripts" / "dockerspawner-reference"),
+            "--check",
+            "--python",
+            dockerspawner_python,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr

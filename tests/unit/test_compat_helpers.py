@@ -16,6 +16,7 @@ import escapism
 import pytest
 
 from aiodockerspawner import DockerSpawner, SwarmSpawner, SystemUserSpawner, dockerpy
+from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.testing import FakeEngine
 from aiodockerspawner.testing.pytest_plugin import fake_docker, fake_spawner
 from tests.helpers import make_spawner
@@ -97,3 +98,24 @@ async def test_docker_refuses_unknown_methods_and_arguments_at_once(
     with pytest.raises(TypeError, match="docker\\('inspect_container'\\)"):
         spawner.docker("inspect_container", "x", "y")
     assert fake_docker.count("") == 0  # nothing was sent
+
+
+def test_get_network_ip_reads_the_configured_network() -> None:
+    spawner = make_spawner(network_name="jhub")
+    settings = {
+        "Networks": {"bridge": {"IPAddress": "172.17.0.2"}, "jhub": {"IPAddress": "10.0.0.5"}}
+    }
+    assert spawner.get_network_ip(settings) == "10.0.0.5"
+    with pytest.raises(DockerOperationError, match="Unknown docker network 'jhub'"):
+        spawner.get_network_ip({"Networks": {"bridge": {"IPAddress": "172.17.0.2"}}})
+
+
+async def test_remove_object_removes_and_tolerates_gone(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    spawner = fake_spawner()
+    created = await spawner.docker("create_container", "example/singleuser:latest", name="x")
+    spawner.object_id = created["Id"]
+    await spawner.remove_object()
+    assert fake_docker.containers == {}
+    await spawner.remove_object()  # already gone: no error, as in dockerspawner
