@@ -178,6 +178,7 @@ def run_suite(
         str(workdir / "tmp"),
         "-v",
         "-rfE",
+        "--durations=8",
     ]
     began = time.monotonic()
     with log.open("w") as out:
