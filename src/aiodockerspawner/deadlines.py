@@ -23,8 +23,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .errors import StartTimedOut
-from .progress import SpawnProgress, format_duration
+from aiodockerspawner.errors import StartTimedOut
+from aiodockerspawner.progress import SpawnProgress, format_duration
 
 __all__ = ["CLEANUP_GRACE", "START_MARGIN", "StartTimedOut", "run_start", "start_deadline"]
 

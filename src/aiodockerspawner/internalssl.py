@@ -13,6 +13,7 @@ disappear with it. No helper image, no volume, one request.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import posixpath
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from traitlets import HasTraits, Unicode, default, observe
 
-from .errors import InvalidSpec
+from aiodockerspawner.errors import InvalidSpec
 
 __all__ = [
     "CERTS_DIR",
@@ -76,11 +77,11 @@ def cert_archive(files: Mapping[str, tuple[bytes, float]]) -> bytes:
 
 
 def read_cert_files(paths: Mapping[str, str]) -> dict[str, tuple[bytes, float]]:
-    """Read the files JupyterHub created (a few kilobytes, on the Hub's disk)."""
+    """Read the files JupyterHub created (a few kilobytes, on the Hub's disk); blocking."""
     files: dict[str, tuple[bytes, float]] = {}
     for path in paths.values():
         with open(path, "rb") as f:
-            files[os.path.basename(path)] = (f.read(), os.stat(path).st_mtime)
+            files[os.path.basename(path)] = (f.read(), os.fstat(f.fileno()).st_mtime)
     return files
 
 
@@ -125,8 +126,14 @@ class InternalSSL(HasTraits):
     _cert_archive: bytes | None = None
 
     async def move_certs(self, paths: Mapping[str, str]) -> dict[str, str]:
-        """Read the server's certificates; ``start()`` copies them to ``/certs``."""
-        self._cert_archive = cert_archive(read_cert_files(paths))
+        """Read the server's certificates; ``start()`` copies them to ``/certs``.
+
+        The files are read in a worker thread: plain local file I/O, not a
+        Docker request, kept off the event loop so that a slow disk does not
+        stall the Hub.
+        """
+        files = await asyncio.to_thread(read_cert_files, dict(paths))
+        self._cert_archive = cert_archive(files)
         in_container = container_cert_paths(paths)
         self.log.info(
             "Internal SSL files for %s will be copied into %s at %s",

@@ -84,3 +84,51 @@ def derive_hub_id(db_url: str, hub_base_url: str, *, cwd: str | None = None) -> 
     """
     identity = f"{normalize_db_url(db_url, cwd=cwd)}|{hub_base_url}"
     return "hub-" + hashlib.sha256(identity.encode()).hexdigest()[:12]
+
+
+def built_for(
+    labels: Mapping[str, str] | None, env: Mapping[str, str] | None
+) -> tuple[str | None, str | None]:
+    """The (user, server name) an object was created for; ``None`` where it cannot tell.
+
+    Our own objects say it in their labels; dockerspawner's carry no labels,
+    but JupyterHub exported ``JUPYTERHUB_USER`` and ``JUPYTERHUB_SERVER_NAME``
+    into their environment.
+    """
+    labels = labels or {}
+    env = env or {}
+    user = labels.get(LABEL_USER, env.get("JUPYTERHUB_USER"))
+    server = labels.get(LABEL_SERVER, env.get("JUPYTERHUB_SERVER_NAME"))
+    return user, server
+
+
+def other_owner(
+    labels: Mapping[str, str] | None,
+    env: Mapping[str, str] | None,
+    *,
+    user: str,
+    server: str,
+    service_prefix: str | None = None,
+) -> str | None:
+    """Who else an object was created for, or ``None`` when it may be ``user``'s ``server``.
+
+    The hub id is not looked at here. When neither labels nor environment
+    name the user and server, the service prefix (which contains both) is
+    compared instead, when both sides have one.
+    """
+    owner_user, owner_server = built_for(labels, env)
+    if owner_user is None and owner_server is None:
+        prefix = (env or {}).get("JUPYTERHUB_SERVICE_PREFIX")
+        if prefix and service_prefix and prefix != service_prefix:
+            return f"the server at {prefix}"
+        return None
+    if (owner_user is not None and owner_user != user) or (
+        owner_server is not None and owner_server != server
+    ):
+        whose = f" of user {owner_user!r}" if owner_user is not None else ""
+        if owner_server is None:
+            return f"user {owner_user!r}"
+        if owner_server:
+            return f"server {owner_server!r}{whose}"
+        return f"the default server{whose}"
+    return None

@@ -12,65 +12,58 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, ClassVar
 
-import aiodocker
 from jupyterhub.spawner import Spawner
-from jupyterhub.traitlets import ByteSpecification
-from tornado import web
 from traitlets import (
-    Any as AnyTrait,
-)
-from traitlets import (
-    Bool,
-    CaselessStrEnum,
-    Dict,
-    Float,
-    Int,
-    List,
     Unicode,
-    Union,
     default,
     observe,
-    validate,
-)
-from traitlets import (
-    Callable as CallableTrait,
 )
 
-from . import drift, lifetime, naming, options, progress
-from ._version import __version__
-from .backends.base import Address, AddressPolicy, ObjectBackend, ObjectSpec, ObservedObject
-from .backends.container import ContainerBackend
-from .client import Endpoint, resolve_endpoint, shared_client
-from .compat import ObjectAPI
-from .deadlines import StartTimedOut, run_start
-from .deprecations import DeprecatedTraits
-from .errors import DockerOperationError, InvalidSpec, ObjectExists
-from .internalssl import InternalSSL
-from .labels import (  # the label keys of every object we create, re-exported here
-    LABEL_HUB,
-    LABEL_MANAGED_BY,
-    LABEL_SERVER,
-    LABEL_SPEC,
-    LABEL_USER,
-    LABEL_VERSION,
-    derive_hub_id,
-)
-from .networking import HOST_NETWORK, free_port, port_from_env
-from .progress import SpawnProgress
-from .pulls import PullOptions, find_credentials
-from .specs import parse_bytes
-from .sweep import (
+from aiodockerspawner import progress
+from aiodockerspawner.backends import (
+    ContainerSource,
+    DockerClient,
+    Endpoint,
+    ObjectBackend,
     OrphanSweeper,
+    PullOptions,
+    Watcher,
+    WatchSource,
+    container_backend,
+    find_credentials,
     get_sweeper,
-    hub_database_url,
-    known_from_db,
-    orm_session,
+    get_watcher,
+    resolve_endpoint,
+    shared_client,
 )
-from .traits import ShellCommand, UnicodeOrFalse
-from .watch import ContainerSource, Watcher, WatchSource, get_watcher
+from aiodockerspawner.compat.deprecations import DeprecatedTraits
+from aiodockerspawner.compat.object_api import ObjectAPI
+from aiodockerspawner.config.defaults import ContainerDefaults
+from aiodockerspawner.config.endpoint import EndpointConfig
+from aiodockerspawner.config.image import ImageConfig
+from aiodockerspawner.config.lifecycle import LifecycleConfig
+from aiodockerspawner.config.naming import NamingConfig
+from aiodockerspawner.config.network import NetworkConfig
+from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
+from aiodockerspawner.config.storage import StorageConfig
+from aiodockerspawner.core import drift, naming, options
+from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
+from aiodockerspawner.deadlines import StartTimedOut, run_start
+from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.hubdb import known_from_db, orm_session
+from aiodockerspawner.internalssl import InternalSSL
+from aiodockerspawner.labels import (
+    LABEL_HUB,
+    LABEL_SPEC,
+    other_owner,
+)
+from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
+from aiodockerspawner.progress import SpawnProgress
+from aiodockerspawner.resolve import SpecResolver
+from aiodockerspawner.serverlifetime import ServerLifetime
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -81,7 +74,22 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
-class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type: ignore[misc]
+class DockerSpawner(
+    DeprecatedTraits,
+    InternalSSL,
+    ObjectAPI,
+    ServerLifetime,
+    SpecResolver,
+    ImageConfig,
+    NamingConfig,
+    EndpointConfig,
+    NetworkConfig,
+    StorageConfig,
+    LifecycleConfig,
+    ResourceConfig,
+    ContainerDefaults,
+    Spawner,  # type: ignore[misc]
+):
     """Spawn each single-user server in its own Docker container.
 
     Configuration is read from ``c.DockerSpawner`` exactly as dockerspawner's
@@ -90,97 +98,6 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
 
     #: what kind of Docker object this spawner manages, for messages
     object_type: ClassVar[str] = "container"
-
-    # -- image selection --------------------------------------------------
-
-    image = Unicode(
-        help="""
-        The image each server runs, e.g. ``quay.io/jupyterhub/singleuser:5``.
-
-        Users can only pick a different one through ``allowed_images``. The
-        image is exported to the server as ``JUPYTER_IMAGE_SPEC``.
-        """,
-    ).tag(config=True)
-
-    @default("image")
-    def _default_image(self) -> str:
-        import jupyterhub
-
-        major_minor = ".".join(jupyterhub.__version__.split(".")[:2])
-        return f"quay.io/jupyterhub/singleuser:{major_minor}"
-
-    allowed_images = Union(
-        [AnyTrait(), Dict(), List()],
-        default_value={},
-        help="""
-        Images users may choose between, through the spawn form or the
-        ``image`` user option.
-
-        A dict maps what the user picks (the key, shown in the form) to the
-        image that runs (the value); a list allows exactly those image names;
-        ``"*"`` allows any image at all; a callable ``f(spawner)`` (which may
-        be async) returns any of these and is evaluated at each spawn.
-
-        When unset, users cannot choose: a request that names an image, even
-        the default one, is refused with HTTP 400.
-        """,
-    ).tag(config=True)
-
-    @validate("allowed_images")
-    def _validate_allowed_images(self, proposal: Any) -> Any:
-        value = proposal.value
-        if callable(value):
-            return value
-        return options.normalize_allowed_images(value) or {}
-
-    pull_policy = CaselessStrEnum(
-        ["ifnotpresent", "always", "never", "skip"],
-        default_value="ifnotpresent",
-        help="""
-        When to pull the image: ``ifnotpresent`` (only when missing),
-        ``always`` (before every start), ``never`` (fail when missing) or
-        ``skip`` (do not look; let the create fail if it is missing).
-        """,
-    ).tag(config=True)
-
-    # -- naming -----------------------------------------------------------
-
-    prefix = Unicode(
-        "jupyter",
-        help="Prefix of container names; the ``{prefix}`` of ``name_template``.",
-    ).tag(config=True)
-
-    name_template = Unicode(
-        help="""
-        Template of the container name. Fields: ``{prefix}``, ``{username}``
-        (escaped), ``{raw_username}``, ``{safe_username}``, ``{imagename}``,
-        ``{servername}`` (escaped), ``{raw_servername}``.
-
-        Defaults to ``{prefix}-{username}`` for the default server and
-        ``{prefix}-{username}--{servername}`` for named servers.
-        """,
-    ).tag(config=True)
-
-    @default("name_template")
-    def _default_name_template(self) -> str:
-        return naming.default_name_template(self.name)
-
-    escape = AnyTrait(
-        help="""
-        How user and server names are escaped for Docker names: a callable
-        ``f(str) -> str``, or ``"legacy"`` for the pre-12 dockerspawner scheme.
-        The default keeps ``[a-z0-9]`` and escapes everything else as
-        ``-XX``, which is safe for DNS and identical to dockerspawner's.
-        """,
-    ).tag(config=True)
-
-    @default("escape")
-    def _default_escape(self) -> Callable[[str], str]:
-        return naming.escape_dns
-
-    @validate("escape")
-    def _validate_escape(self, proposal: Any) -> Callable[[str], str]:
-        return naming.resolve_escape(proposal.value)
 
     object_id = Unicode(allow_none=True, help="Docker ID of the current object.")
     object_name = Unicode(help="Name of the current object; persisted in state.")
@@ -192,352 +109,53 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     @observe("image")
     def _image_changed(self, change: Any) -> None:
         # name templates may use {imagename}; keep the name in step with the image
-        if "{imagename}" in self.name_template and not self._name_from_state:
-            self.object_name = self._default_object_name()
+        self._follow_image_in_name()
 
-    _name_from_state = False
+    def _follow_image_in_name(self) -> None:
+        """With ``{imagename}`` in ``name_template``, each image has its own object.
 
-    # -- Docker endpoint ----------------------------------------------------
-
-    client_kwargs = Dict(
-        help="""
-        docker-py style client settings, applied last: ``base_url``,
-        ``version``, ``timeout``, ``tls`` and ``max_pool_size`` are understood.
-        """,
-    ).tag(config=True)
-
-    tls_config = Dict(
-        help="""
-        TLS settings for a tcp Docker endpoint, in docker-py's ``TLSConfig``
-        vocabulary: ``client_cert`` (cert, key), ``ca_cert``, ``verify``,
-        ``assert_hostname``.
-        """,
-    ).tag(config=True)
-
-    docker_connection_limit = Int(
-        100,
-        help="""
-        Most simultaneous connections to the Docker daemon from this Hub
-        (shared by all servers). Requests beyond it wait for a free
-        connection, for as long as it takes (a start is still bounded by
-        ``start_timeout``).
-
-        The events stream that keeps ``poll()`` free has a connection of its
-        own, outside this limit. An image pull holds one connection for as
-        long as it runs, and ``post_start_cmd`` one while the command runs.
-        1 works (no deadlock) but makes every request wait for the one
-        before; 4 or more lets a start go on while a pull is running.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    docker_request_timeout = Float(
-        60.0,
-        help="""
-        Seconds to wait for any single Docker API answer before giving up.
-        Pulls and stops have their own, longer deadlines.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    # -- networking ---------------------------------------------------------
-
-    network_name = Unicode(
-        "bridge",
-        help="""
-        Docker network the container joins: ``bridge`` (default; the port is
-        published on ``host_ip``), ``host``, or a user-defined network.
-        """,
-    ).tag(config=True)
-
-    use_internal_ip = Bool(
-        help="""
-        Connect to the container's own IP on ``network_name`` instead of a
-        published port. Defaults to True on user-defined networks.
-        """,
-    ).tag(config=True)
-
-    @default("use_internal_ip")
-    def _default_use_internal_ip(self) -> bool:
-        return self.network_name not in {"bridge", "host"}
-
-    use_internal_hostname = Bool(
-        help="""
-        Connect to the container by its name (needs Docker DNS, i.e. a
-        user-defined network). Defaults to ``internal_ssl``.
-        """,
-    ).tag(config=True)
-
-    @default("use_internal_hostname")
-    def _default_use_internal_hostname(self) -> bool:
-        return bool(self.internal_ssl)
-
-    host_ip = Unicode(
-        "127.0.0.1",
-        help="""
-        Host interface the server's port is published on (bridge network).
-        Defaults to 127.0.0.1, or the host of a ``tcp://`` ``DOCKER_HOST``.
-        """,
-    ).tag(config=True)
-
-    @default("host_ip")
-    def _default_host_ip(self) -> str:
-        docker_host = os.environ.get("DOCKER_HOST", "")
-        if docker_host.startswith("tcp://"):
-            from urllib.parse import urlsplit
-
-            return urlsplit(docker_host).hostname or "127.0.0.1"
-        return "127.0.0.1"
-
-    links = Dict(
-        help="Legacy container links: ``{container_name: alias}``.",
-    ).tag(config=True)
-
-    # -- storage ----------------------------------------------------------
-
-    volumes = Dict(
-        help="""
-        Host paths or named volumes to mount: ``{source: target}`` or
-        ``{source: {"bind": target, "mode": "rw", "propagation": ...}}``.
-        Both sides may use ``{username}``, ``{raw_username}``,
-        ``{servername}`` and ``{prefix}``. A source without ``/`` is a
-        named volume.
-        """,
-    ).tag(config=True)
-
-    read_only_volumes = Dict(
-        help="Like ``volumes``, always mounted read-only.",
-    ).tag(config=True)
-
-    mounts = List(
-        Dict(),
-        help="""
-        Extra mounts as dicts, in docker-py ``Mount`` keywords (``target``,
-        ``source``, ``type``, ``read_only``, ...) or Engine ``Mount`` keys.
-        String values are templated like ``volumes``.
-        """,
-    ).tag(config=True)
-
-    format_volume_name = AnyTrait(
-        help="""
-        Callable ``f(template, spawner) -> str`` that renders volume sources
-        and targets. See ``aiodockerspawner.volumenamingstrategy``.
-        """,
-    ).tag(config=True)
-
-    @default("format_volume_name")
-    def _default_format_volume_name(self) -> Callable[[str, Any], str]:
-        return naming.default_format_volume_name
-
-    # -- lifecycle ----------------------------------------------------------
-
-    remove = Bool(
-        False,
-        help="""
-        Remove the container when its server stops. When False, a stopped
-        container is started again on the next spawn, keeping its files.
-        """,
-    ).tag(config=True)
-
-    stop_grace_period = Float(
-        10.0,
-        help="""
-        Seconds a stopping server gets between SIGTERM and SIGKILL.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    hub_id = Unicode(
-        help="""
-        Identifies this Hub in the labels of the objects it creates, so that
-        several Hubs can share one Docker daemon: the events cache, the
-        orphan sweep and ``delete_forever()`` only ever look at objects
-        carrying this Hub's id.
-
-        By default it is derived from what identifies the Hub and stays the
-        same across restarts: its database (``JupyterHub.db_url`` without
-        credentials, sqlite paths made absolute) and its base URL, e.g.
-        ``hub-3f9a0c1d2e4b``. Set it to keep the id when the database moves.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    @default("hub_id")
-    def _default_hub_id(self) -> str:
-        db_url = hub_database_url(self.orm_spawner, self.config)
-        base_url = getattr(self.hub, "base_url", None) or "/hub/"
-        hub_id = derive_hub_id(db_url, base_url)
-        if hub_id not in DockerSpawner._hub_ids_logged:
-            DockerSpawner._hub_ids_logged.add(hub_id)
+        When the name rendered for the current image is not the one in use
+        (from the state, or from the previous start), switch to it and forget
+        the object id: the other image's object is left alone, and is resumed
+        when that image is chosen again.
+        """
+        if "{imagename}" not in self.name_template:
+            return
+        rendered = self._default_object_name()
+        if rendered == self.object_name:
+            return
+        if self.object_id:
             self.log.info(
-                "Objects of this Hub are labelled with hub id %s (derived from its database "
-                "and base URL; set DockerSpawner.hub_id to pin it)",
-                hub_id,
+                "%s now runs image %s: its %s is %s (%s stays for its own image)",
+                self._log_name,
+                self.image,
+                self.object_type,
+                rendered,
+                self.object_name,
             )
-        return hub_id
+        self.object_name = rendered
+        self.object_id = ""
 
-    _hub_ids_logged: ClassVar[set[str]] = set()
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        """The object name this user's server ``server_name`` renders to.
 
-    extra_create_kwargs = Union(
-        [CallableTrait(), Dict()],
-        help="""
-        Extra container settings, deep-merged over the generated ones: a dict
-        (or a callable ``f(spawner)``, possibly async, returning one) of
-        docker-py ``create_container`` keywords or Engine ``Config`` keys.
-        String values are templated.
-        """,
-    ).tag(config=True)
-
-    @default("extra_create_kwargs")
-    def _default_extra_create_kwargs(self) -> dict[str, Any]:
-        return {}
-
-    extra_host_config = Union(
-        [CallableTrait(), Dict()],
-        help="""
-        Extra host configuration, deep-merged over the generated one: a dict
-        (or a callable, possibly async) of docker-py ``create_host_config``
-        keywords (``shm_size``, ``cap_add``, ``device_requests``, ...) or
-        Engine ``HostConfig`` keys. An unknown key fails the spawn.
-        """,
-    ).tag(config=True)
-
-    @default("extra_host_config")
-    def _default_extra_host_config(self) -> dict[str, Any]:
-        return {}
-
-    post_start_cmd = Union(
-        [UnicodeOrFalse(), List(Unicode())],
-        default_value=False,
-        help="""
-        Command run inside the container (``docker exec``) once it has
-        started, e.g. ``"pip install --user my-extension"``: a string, split
-        like a shell would split it, or a list of words. Its output goes to the
-        Hub log (stdout at debug level, stderr as a warning), and a non-zero
-        exit code is logged as a warning; the spawn goes on either way.
-        """,
-    ).tag(config=True)
-
-    # -- resources (callables evaluated at each start) ---------------------
-
-    mem_limit = Union(
-        [CallableTrait(), ByteSpecification()],
-        allow_none=True,
-        default_value=None,
-        help="""
-        Memory limit (``HostConfig.Memory``): bytes, a string such as ``"2G"``,
-        or a callable ``f(spawner)`` (possibly async) evaluated at each start.
-        """,
-    ).tag(config=True)
-
-    mem_guarantee = Union(
-        [CallableTrait(), ByteSpecification()],
-        allow_none=True,
-        default_value=None,
-        help="""
-        Memory reservation (``HostConfig.MemoryReservation``), a soft limit;
-        like ``mem_limit`` it may be a callable.
-
-        .. versionadded:: 0.1
-           dockerspawner ignores it for containers.
-        """,
-    ).tag(config=True)
-
-    cpu_limit = Union(
-        [CallableTrait(), Float()],
-        allow_none=True,
-        default_value=None,
-        help="""
-        CPU limit in cores, enforced as ``CpuQuota`` over a ``CpuPeriod`` of
-        100 ms (the period can be overridden in ``extra_host_config``); may
-        be a callable evaluated at each start.
-        """,
-    ).tag(config=True)
-
-    cpu_guarantee = Union(
-        [CallableTrait(), Float()],
-        allow_none=True,
-        default_value=None,
-        help="""
-        Relative CPU weight in cores (``CpuShares = 1024 * cores``); a
-        best-effort share under contention, not a reservation.
-
-        .. versionadded:: 0.1
-           dockerspawner ignores it for containers.
-        """,
-    ).tag(config=True)
-
-    # -- base Spawner defaults that differ for containers --------------------
-
-    cmd = ShellCommand(
-        None,
-        allow_none=True,
-        minlen=0,
-        help="""
-        Command the container runs; None (the default) keeps the image's own
-        CMD. ``args`` are appended either way. A string is split like a shell
-        would split it.
-        """,
-    ).tag(config=True)
-
-    @default("ip")
-    def _default_ip(self) -> str:
-        # on the host network the server listens where the Hub connects to it
-        return self.host_ip if self.network_name == HOST_NETWORK else "0.0.0.0"
-
-    @default("port")
-    def _default_port(self) -> int:
-        # on the host network, 0 means: a free port chosen at each start
-        return 0 if self.network_name == HOST_NETWORK else 8888
-
-    @default("env_keep")
-    def _default_env_keep(self) -> list[str]:
-        return []
-
-    @default("options_form")
-    def _default_options_form(self) -> Any:
-        if callable(self.allowed_images):
-
-            async def render(spawner: DockerSpawner) -> str:
-                allowed = await options.resolve_allowed_images(spawner.allowed_images, spawner)
-                return options.render_options_form(allowed, spawner.image)
-
-            return render
-        return options.render_options_form(self.allowed_images or None, self.image)
-
-    @default("options_from_form")
-    def _default_options_from_form(self) -> Callable[[Mapping[str, list[str]]], dict[str, str]]:
-        return options.options_from_form
-
-    # -- events cache ---------------------------------------------------------
-
-    events_cache = Bool(
-        True,
-        help="""
-        Answer ``poll()`` from a Hub-wide cache kept current by one Docker
-        events stream, instead of inspecting every server's container at
-        every poll. The stream and the cache are shared by all servers of
-        the Hub; a poll then costs no Docker request. Turn it off only for a
-        Docker-compatible daemon whose events stream misbehaves.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    events_resync_interval = Float(
-        60.0,
-        help="""
-        Seconds between full resynchronisations of the events cache: the
-        stream is reopened and one label-filtered list request replaces the
-        cache. A resync also follows every reconnection.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
+        ``name_template`` at its default follows the server (the default server
+        has no ``--{servername}`` part); ``image`` fills ``{imagename}``.
+        """
+        template = self.name_template
+        if template == naming.default_name_template(self.name or ""):
+            template = naming.default_name_template(server_name)
+        fields = naming.template_namespace(
+            escaped_username=self.escaped_name,
+            raw_username=self.user.name,
+            image=image or self.image,
+            escaped_servername=naming.escape_server_name(server_name, self.escape),
+            raw_servername=server_name,
+            prefix=self.prefix,
+        )
+        ns = dict(self.template_namespace())
+        ns.update({k: fields[k] for k in ("imagename", "servername", "raw_servername")})
+        return str(naming.render_templates(template, ns))
 
     def watch_source(self) -> WatchSource:
         """What the events cache watches for this spawner class (containers)."""
@@ -570,10 +188,9 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         Objects without the label (created by dockerspawner) count as ours, so
         a Hub switched from dockerspawner adopts its containers.
         """
-        if obj is None:
+        if obj is None or self._other_hub(obj) is not None:
             return None
-        owner = obj.labels.get(LABEL_HUB)
-        return obj if owner is None or owner == self.hub_id else None
+        return obj
 
     async def _settled(self, target: str, gone: bool) -> None:
         """Wait until the cache has seen our own stop (or removal) of ``target``."""
@@ -595,71 +212,6 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         """
         await backend.remove(target)
         await self._settled(target, gone=True)
-
-    # -- pulls and progress ------------------------------------------------------
-
-    pull_timeout = Float(
-        600.0,
-        help="""
-        Seconds an image pull may take before the start fails with a message
-        saying so. Concurrent starts that need the same image share one
-        pull, and so its deadline.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    registry_credentials = Union(
-        [CallableTrait(), Dict()],
-        help="""
-        Credentials for pulling from private registries, sent to Docker as
-        ``X-Registry-Auth``.
-
-        A dict maps an image reference, a repository
-        (``registry.example.com/team/notebook``) or a registry host
-        (``registry.example.com``; ``docker.io`` for Docker Hub) to
-        ``{"username": ..., "password": ...}``, ``{"identitytoken": ...}``
-        or ``{"auth": "<base64 user:password>"}``; the most specific key
-        wins. A callable ``f(spawner, image)`` (possibly async) returns such
-        a dict, or None for an anonymous pull.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    @default("registry_credentials")
-    def _default_registry_credentials(self) -> dict[str, Any]:
-        return {}
-
-    pull_progress_interval = Float(
-        0.5,
-        help="""
-        Seconds between two pull progress messages on the spawn page.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    slow_spawn_message_after = Float(
-        30.0,
-        help="""
-        Seconds into a start after which the spawn page gets "still
-        working" messages whenever nothing else has happened for
-        ``slow_spawn_message_every`` seconds.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    slow_spawn_message_every = Float(
-        10.0,
-        help="""
-        Seconds of silence between two "still working" messages on a slow
-        spawn page.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
 
     def pull_options(self) -> PullOptions:
         """Pull settings for the backend, resolved from the traits."""
@@ -698,43 +250,6 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             self._progress_event = asyncio.Event()
         return self._progress_event
 
-    # -- orphan sweep ---------------------------------------------------------------
-
-    orphan_sweep = Bool(
-        False,
-        help="""
-        Remove this Hub's containers that the Hub no longer knows about: a
-        container labelled with this Hub's ``hub_id`` whose user and server
-        name have no spawner in the Hub's database and that no spawner's
-        state refers to (e.g. left behind by a user or named server deleted
-        while the Hub was down). Objects of another hub id are never touched.
-        It runs when the first server is polled or started after the Hub
-        starts, and then every ``orphan_sweep_interval`` seconds.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    orphan_sweep_interval = Float(
-        3600.0,
-        help="""
-        Seconds between two orphan sweeps (see ``orphan_sweep``).
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    orphan_sweep_volumes = Bool(
-        False,
-        help="""
-        Let the orphan sweep also remove this Hub's named volumes whose user
-        the Hub no longer has. Volumes hold users' files: turn this on only
-        when deleting a user should delete their data.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
     _sweep_warned = False
 
     def _start_sweeper(self) -> OrphanSweeper | None:
@@ -754,95 +269,6 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             interval=self.orphan_sweep_interval,
             volumes=self.orphan_sweep_volumes,
         )
-
-    # -- drift on resume ----------------------------------------------------------
-
-    resume_drift = CaselessStrEnum(
-        list(drift.POLICIES),
-        default_value=drift.RECREATE_IMAGE,
-        help="""
-        What to do, with ``remove = False``, when the stopped container to
-        resume no longer matches the configuration:
-
-        - ``recreate-image`` (default): recreate it when its image differs
-          from ``image``; resume it, with a warning in the log, when only
-          other settings (command, environment, mounts, limits...) differ;
-        - ``recreate``: recreate it when anything differs;
-        - ``keep``: always resume it, with a warning.
-
-        Recreating removes the container with its writable layer and
-        anonymous volumes; named volumes and host directories are kept.
-        Containers created by dockerspawner or before this setting existed
-        are compared on their image only.
-
-        .. versionadded:: 0.1
-        """,
-    ).tag(config=True)
-
-    # -- JupyterHub 6: rename() and delete_forever() -----------------------------
-
-    def per_server_sources(self) -> list[lifetime.PerServerSource]:
-        """Sources in ``volumes``, ``read_only_volumes`` and ``mounts`` named after the server."""
-        return lifetime.per_server_sources(
-            self.volumes, self.read_only_volumes, self.mounts, render=self._format_volume
-        )
-
-    async def rename(self, old_name: str, new_name: str) -> None:
-        """Allow renaming a stopped server unless data named after it would be left behind.
-
-        The stopped container keeps its name, which the server's state carries
-        over to the renamed server. A volume or host directory whose template
-        uses the server name would be looked up under the new name, so the
-        rename is refused while one exists.
-        """
-        blockers = await lifetime.rename_blockers(
-            self.client, self.per_server_sources(), local_daemon=self.endpoint.is_unix
-        )
-        if blockers:
-            message = (
-                f"Cannot rename server {old_name!r} to {new_name!r}: "
-                f"{' and '.join(blockers)} named after it would be left behind under the "
-                "old name. Move the data and remove it first, or keep the name."
-            )
-            self.log.warning("Refused to rename %s: %s", self._log_name, message)
-            error = web.HTTPError(409, message.replace("%", "%%"))
-            error.jupyterhub_message = message  # type: ignore[attr-defined]
-            raise error
-        if self.object_id:
-            self.log.info(
-                "Renaming %s to %r: %s %s keeps its name (it is in the server's state)",
-                self._log_name,
-                new_name,
-                self.object_type,
-                self.object_name,
-            )
-
-    async def delete_forever(self) -> None:
-        """The server is deleted for good: remove its container and per-server volumes.
-
-        Volumes whose name does not include the server name (shared by a
-        user's servers) and host directories are kept.
-        """
-        backend = self.backend
-        target = self.object_id or self.object_name
-        existing = await backend.inspect(target) if target else None
-        if existing is not None:
-            self.log.info(
-                "Removing %s %s of deleted server %s",
-                self.object_type,
-                existing.name,
-                self._log_name,
-            )
-            await self._remove_settled(backend, existing.id)
-            self.object_id = ""
-        if not self.name:
-            return  # the default server's volumes belong to the user
-        names = [s.name for s in self.per_server_sources() if s.is_volume]
-        removed, failed = await lifetime.remove_volumes(self.client, names)
-        for name in removed:
-            self.log.info("Removed volume %s of deleted server %s", name, self._log_name)
-        for error in failed:
-            self.log.warning("Could not remove a volume of %s: %s", self._log_name, error)
 
     # -- runtime state ------------------------------------------------------
 
@@ -887,16 +313,13 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
         )
 
     @property
-    def client(self) -> aiodocker.Docker:
+    def client(self) -> DockerClient:
         """The Hub-wide aiodocker client for this spawner's endpoint."""
         return shared_client(self.endpoint)
 
     @property
     def backend(self) -> ObjectBackend:
-        endpoint = self.endpoint
-        return ContainerBackend(
-            shared_client(endpoint), docker_host=endpoint.host, pulls=self.pull_options()
-        )
+        return container_backend(self.endpoint, self.pull_options())
 
     # -- state ----------------------------------------------------------------
 
@@ -907,7 +330,6 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             self.object_id = object_id
         if state.get("object_name"):
             self.object_name = state["object_name"]
-            self._name_from_state = True
 
     def get_state(self) -> dict[str, Any]:
         state: dict[str, Any] = super().get_state()
@@ -916,102 +338,10 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             state["object_name"] = self.object_name
         return state
 
-    # -- environment and spec -------------------------------------------------
-
     def get_env(self) -> dict[str, str]:
         env: dict[str, str] = super().get_env()
         env["JUPYTER_IMAGE_SPEC"] = self.image
         return env
-
-    async def _evaluate(self, trait: str) -> Any:
-        value = getattr(self, trait)
-        if callable(value):
-            value = await _maybe_await(value(self))
-        return value
-
-    async def _resource(self, trait: str, kind: str) -> Any:
-        value = await self._evaluate(trait)
-        if value is None:
-            return None
-        number: float
-        try:
-            if kind == "bytes":
-                number = parse_bytes(value, key=f"DockerSpawner.{trait}")
-            else:
-                number = float(value)
-        except (TypeError, ValueError) as e:
-            raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
-        if number <= 0:
-            raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
-        return number
-
-    async def _extra(self, trait: str) -> dict[str, Any]:
-        value = await self._evaluate(trait)
-        if value is None:
-            return {}
-        if not isinstance(value, Mapping):
-            raise InvalidSpec(f"DockerSpawner.{trait}: expected a dict, got {type(value).__name__}")
-        rendered = naming.render_templates(dict(value), self.template_namespace())
-        return dict(rendered)
-
-    def _format_volume(self, template: str) -> str:
-        return str(self.format_volume_name(template, self))
-
-    def _labels(self) -> dict[str, str]:
-        return {
-            LABEL_MANAGED_BY: "aiodockerspawner",
-            LABEL_HUB: self.hub_id,
-            LABEL_USER: self.user.name,
-            LABEL_SERVER: self.name or "",
-            LABEL_VERSION: __version__,
-        }
-
-    async def build_spec(self) -> ObjectSpec:
-        """Resolve configuration into the neutral spec; raises InvalidSpec on bad config."""
-        binds = self._volume_bind_list()
-        mounts = self.mount_binds
-        limits = {
-            "mem_limit": await self._resource("mem_limit", "bytes"),
-            "mem_guarantee": await self._resource("mem_guarantee", "bytes"),
-            "cpu_limit": await self._resource("cpu_limit", "cores"),
-            "cpu_guarantee": await self._resource("cpu_guarantee", "cores"),
-        }
-        env = {k: str(v) for k, v in self.get_env().items()}
-        for trait, value in limits.items():
-            # the base class exports the configured value; export the evaluated one
-            env.pop(trait.upper(), None)
-            if value is not None:
-                env[trait.upper()] = str(value)
-        return ObjectSpec(
-            name=self.object_name,
-            image=self.image,
-            env=env,
-            command=list(self.cmd) if self.cmd else None,
-            args=[str(a) for a in self.get_args()],
-            port=self.port,
-            labels=self._labels(),
-            network=self.network_name,
-            host_ip=None if self.use_internal_ip else self.host_ip,
-            binds=binds,
-            mounts=mounts,
-            links=dict(self.links),
-            mem_limit=limits["mem_limit"],
-            mem_guarantee=limits["mem_guarantee"],
-            cpu_limit=limits["cpu_limit"],
-            cpu_guarantee=limits["cpu_guarantee"],
-            auto_remove=self.remove,
-            extra_create=await self._extra("extra_create_kwargs"),
-            extra_host_config=await self._extra("extra_host_config"),
-        )
-
-    def address_policy(self) -> AddressPolicy:
-        return AddressPolicy(
-            use_internal_ip=self.use_internal_ip,
-            use_internal_hostname=self.use_internal_hostname,
-            network=self.network_name,
-            port=self.port,
-            host_ip=self.host_ip,
-        )
 
     # -- user options -----------------------------------------------------------
 
@@ -1055,6 +385,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
             or self.pre_spawn_hook is not None
             or self.options_from_form is not options.options_from_form
             or any(callable(getattr(self, name, None)) for name in callables)
+            or any(self._resource_callable(name) for name in RESOURCE_TRAITS)
         )
 
     # -- start / stop / poll ------------------------------------------------------
@@ -1107,6 +438,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
 
     async def _start(self) -> str:
         await self._apply_image_option()
+        self._follow_image_in_name()
         self._choose_host_port()
         try:
             spec = await self.build_spec()
@@ -1131,7 +463,8 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                     self._log_name,
                 )
             except ObjectExists:
-                creating = False
+                # the adoption may create again (a recreate, a leftover replaced):
+                # a cancel during that create is cleaned up like one during the first
                 obj, created = await self._adopt_existing(backend, spec)
             creating = False
             self.object_id = obj.id
@@ -1171,18 +504,48 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
     async def _adopt_existing(
         self, backend: ObjectBackend, spec: ObjectSpec
     ) -> tuple[ObservedObject, bool]:
-        """Handle a name conflict: resume the old object or replace it."""
+        """Handle a name conflict: resume the old object or replace it.
+
+        Only an object of this Hub made for this user's server is resumed or
+        replaced; anything else is refused with HTTP 409 and left alone.
+        """
         existing = await backend.inspect(spec.name)
-        if existing is not None and self._ours(existing) is None:
+        if existing is None:
+            return await backend.create(spec, self.pull_policy), True
+        hub = self._other_hub(existing)
+        if hub is not None:
             # never resume, replace or remove what another Hub runs
             raise DockerOperationError(
                 f"create {backend.object_type}",
                 spec.name,
                 409,
-                f"the name is taken by Hub {existing.labels.get(LABEL_HUB)!r}; give each "
+                f"the name is taken by Hub {hub!r}; give each "
                 "Hub sharing a Docker daemon its own prefix",
             )
-        if existing is not None and not self.remove:
+        other = self._other_server(existing, spec)
+        if other is not None and not self._in_state(existing):
+            raise DockerOperationError(
+                f"create {backend.object_type}",
+                spec.name,
+                409,
+                f"the name is taken by a {backend.object_type} made for {other}, which is "
+                "left alone; remove it, or make name_template tell the servers apart",
+            )
+        if not self.remove:
+            elsewhere = other or self._other_prefix(existing, spec)
+            if elsewhere is not None:
+                # its environment (service prefix, OAuth callback) cannot be rewritten
+                self.log.warning(
+                    "Recreating %s %s for %s: it was made for %s (a renamed server?) and "
+                    "cannot serve this one; files in its writable layer are lost, named "
+                    "volumes and host directories are kept",
+                    backend.object_type,
+                    spec.name,
+                    self._log_name,
+                    elsewhere,
+                )
+                await self._remove_settled(backend, existing.id)
+                return await backend.create(spec, self.pull_policy), True
             found = drift.drift(existing, spec)
             if drift.should_recreate(found, self.resume_drift):
                 self.log.warning(
@@ -1193,7 +556,7 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                     found.describe(),
                     self.resume_drift,
                 )
-                await self._remove_settled(backend, spec.name)
+                await self._remove_settled(backend, existing.id)
                 return await backend.create(spec, self.pull_policy), True
             if found.any:
                 self.log.warning(
@@ -1221,15 +584,55 @@ class DockerSpawner(DeprecatedTraits, InternalSSL, ObjectAPI, Spawner):  # type:
                 # the resumed server listens where it was told to when it was created
                 self.port = resumed_port
             return existing, False
-        if existing is not None:
-            self.log.warning(
-                "Removing %s %s (id: %s) that should have been cleaned up",
-                backend.object_type,
-                spec.name,
-                existing.id[:7],
-            )
-            await backend.remove(spec.name)
+        self.log.warning(
+            "Removing %s %s (id: %s) that should have been cleaned up",
+            backend.object_type,
+            spec.name,
+            existing.id[:7],
+        )
+        await self._remove_settled(backend, existing.id)
         return await backend.create(spec, self.pull_policy), True
+
+    def _other_hub(self, obj: ObservedObject) -> str | None:
+        """The other Hub whose id ``obj`` carries, or ``None`` when it is this Hub's.
+
+        Objects without the label (created by dockerspawner) count as this Hub's.
+        """
+        owner = obj.labels.get(LABEL_HUB)
+        return None if owner is None or owner == self.hub_id else owner
+
+    def _other_server(self, obj: ObservedObject, spec: ObjectSpec | None = None) -> str | None:
+        """Which other server ``obj`` was made for (its labels, else its environment)."""
+        return other_owner(
+            obj.labels,
+            obj.env,
+            user=self.user.name,
+            server=self.name or "",
+            service_prefix=spec.env.get("JUPYTERHUB_SERVICE_PREFIX") if spec else None,
+        )
+
+    def _other_prefix(self, obj: ObservedObject, spec: ObjectSpec) -> str | None:
+        """The other URL prefix ``obj`` serves under, when it differs from this start's."""
+        theirs = obj.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        ours = spec.env.get("JUPYTERHUB_SERVICE_PREFIX")
+        return f"the URL prefix {theirs}" if theirs and ours and theirs != ours else None
+
+    def _owner_elsewhere(self, obj: ObservedObject) -> str | None:
+        """Whose ``obj`` is, when it is not this server's to rename or delete.
+
+        Another Hub's object never is; the object this server's state refers
+        to always is (a renamed server's still names the old server);
+        otherwise its user and server must be this one's.
+        """
+        hub = self._other_hub(obj)
+        if hub is not None:
+            return f"Hub {hub!r}"
+        return None if self._in_state(obj) else self._other_server(obj)
+
+    def _in_state(self, obj: ObservedObject) -> bool:
+        """Whether ``obj`` is the object this server's state refers to (by id)."""
+        known = self.object_id or ""
+        return bool(known) and (obj.id == known or (len(known) >= 12 and obj.id.startswith(known)))
 
     async def _discard_if_ours(self, backend: ObjectBackend, spec: ObjectSpec) -> None:
         """Cancelled during the create request: remove the object if Docker made it.

@@ -1,9 +1,9 @@
 """SwarmSpawner: each single-user server as a Docker Swarm service.
 
 The core (:class:`~aiodockerspawner.spawner.DockerSpawner`) is reused as it
-is; this class swaps in :class:`~aiodockerspawner.backends.service.ServiceBackend`,
+is; this class swaps in :class:`~aiodockerspawner.backends.ServiceBackend`,
 adds the swarm-only settings, and builds a
-:class:`~aiodockerspawner.service_specs.ServiceObjectSpec`.
+:class:`~aiodockerspawner.model.ServiceObjectSpec`.
 """
 
 from __future__ import annotations
@@ -25,11 +25,10 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from .backends.base import ObjectBackend, ObjectSpec, ObservedObject
-from .backends.service import TASK_PENDING_STATES, ServiceBackend
-from .client import shared_client
-from .service_specs import ServiceObjectSpec, service_name
-from .spawner import DockerSpawner
+from aiodockerspawner.backends import TASK_PENDING_STATES, ObjectBackend, service_backend
+from aiodockerspawner.core.naming import service_name
+from aiodockerspawner.model import ObjectSpec, ObservedObject, ServiceObjectSpec
+from aiodockerspawner.spawner import DockerSpawner
 
 #: seconds ``start`` gives up waiting for the task before JupyterHub's start_timeout
 START_DEADLINE_MARGIN = 2.0
@@ -102,6 +101,9 @@ class SwarmSpawner(DockerSpawner):
     def _default_object_name(self) -> str:
         return service_name(super()._default_object_name())
 
+    def object_name_for(self, server_name: str, image: str | None = None) -> str:
+        return service_name(super().object_name_for(server_name, image))
+
     # -- swarm-only settings ---------------------------------------------------
 
     extra_container_spec = _extra_spec_trait("ContainerSpec", "TaskTemplate.ContainerSpec")
@@ -166,11 +168,8 @@ class SwarmSpawner(DockerSpawner):
 
     @property
     def backend(self) -> ObjectBackend:
-        endpoint = self.endpoint
         deadline = max(1.0, float(self.start_timeout) - START_DEADLINE_MARGIN)
-        return ServiceBackend(
-            shared_client(endpoint), docker_host=endpoint.host, start_deadline=deadline
-        )
+        return service_backend(self.endpoint, start_deadline=deadline)
 
     async def build_spec(self) -> ServiceObjectSpec:
         base = await super().build_spec()

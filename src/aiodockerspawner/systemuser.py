@@ -19,17 +19,17 @@ must then name the home directory.
 from __future__ import annotations
 
 import asyncio
-import pwd
 import shutil
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from traitlets import Bool, CaselessStrEnum, HasTraits, Int, Unicode
 
-from .backends.base import ObjectSpec, VolumeBind
-from .errors import InvalidSpec
-from .spawner import DockerSpawner
-from .swarm import SwarmSpawner
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ObjectSpec, VolumeBind
+from aiodockerspawner.spawner import DockerSpawner
+from aiodockerspawner.swarm import SwarmSpawner
 
 #: seconds a ``getent passwd`` lookup may take
 LOOKUP_TIMEOUT = 10.0
@@ -59,12 +59,22 @@ def parse_passwd_line(line: str) -> Account | None:
         return None
 
 
-async def _getent(getent: str, name: str) -> Account | None:
+#: run by the Hub's own interpreter: ``pwd.getpwnam`` in a subprocess, printed as a passwd line
+_GETPWNAM = """
+import pwd, sys
+try:
+    e = pwd.getpwnam(sys.argv[1])
+except KeyError:
+    sys.exit(2)
+line = ":".join(map(str, e))
+sys.stdout.buffer.write(line.encode("utf-8", "surrogateescape") + b"\\n")
+"""
+
+
+async def _lookup(argv: list[str], name: str) -> Account | None:
+    """Run a lookup command printing passwd lines (exit status 2: no such account)."""
     proc = await asyncio.create_subprocess_exec(
-        getent,
-        "passwd",
-        "--",
-        name,
+        *argv,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
         stdin=asyncio.subprocess.DEVNULL,
@@ -76,10 +86,10 @@ async def _getent(getent: str, name: str) -> Account | None:
             proc.kill()
             await proc.wait()
         raise
-    if proc.returncode == 2:  # getent: key not found
+    if proc.returncode == 2:  # getent: key not found; _GETPWNAM: KeyError
         return None
     if proc.returncode != 0:
-        raise OSError(f"getent passwd {name!r} exited with status {proc.returncode}")
+        raise OSError(f"{argv[0]} looking up {name!r} exited with status {proc.returncode}")
     for line in out.decode("utf-8", "replace").splitlines():
         account = parse_passwd_line(line)
         if account is not None and account.name == name:
@@ -92,24 +102,22 @@ async def lookup_account(name: str) -> Account | None:
 
     ``getent passwd`` (a subprocess: nothing blocks the event loop) answers
     through NSS like ``pwd`` would. Where there is no ``getent`` (musl-based
-    systems read only ``/etc/passwd``, which is quick) and for all-digit
-    names (which ``getent`` takes for uids), :func:`pwd.getpwnam` is called
-    directly. Found accounts are cached; misses are not (the account may be
-    created later).
+    systems) and for all-digit names (which ``getent`` takes for uids), the
+    Hub's own interpreter runs :func:`pwd.getpwnam` in a subprocess instead,
+    so a slow directory service never stalls the Hub either way. Found
+    accounts are cached; misses are not (the account may be created later).
     """
     cached = _accounts.get(name)
     if cached is not None:
         return cached
     getent = shutil.which("getent")
-    account: Account | None
     if getent is None or name.isdigit():
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            return None
-        account = Account(entry.pw_name, entry.pw_uid, entry.pw_gid, entry.pw_dir)
+        if not sys.executable:
+            raise OSError(f"no Python interpreter to look up the account {name!r} with")
+        argv = [sys.executable, "-I", "-S", "-c", _GETPWNAM, name]
     else:
-        account = await _getent(getent, name)
+        argv = [getent, "passwd", "--", name]
+    account = await _lookup(argv, name)
     if account is not None:
         _accounts[name] = account
     return account
@@ -196,7 +204,12 @@ class SystemUserMixin(_MixinBase):
     @property
     def homedir(self) -> str:
         """The home directory inside the container."""
-        return str(self.image_homedir_format_string.format(username=self.user.name))
+        template = self.image_homedir_format_string
+        return self._checked_path(
+            template,
+            str(template.format(username=self.user.name)),
+            "SystemUserSpawner.image_homedir_format_string",
+        )
 
     @property
     def host_homedir(self) -> str:
@@ -204,12 +217,15 @@ class SystemUserMixin(_MixinBase):
         template = self.host_homedir_format_string
         if template:
             try:
-                return str(template.format(username=self.user.name))
+                rendered = str(template.format(username=self.user.name))
             except (KeyError, IndexError, ValueError) as e:
                 raise InvalidSpec(
                     f"SystemUserSpawner.host_homedir_format_string: cannot render {template!r} "
                     f"(only {{username}} is available): {e}"
                 ) from e
+            return self._checked_path(
+                template, rendered, "SystemUserSpawner.host_homedir_format_string"
+            )
         if self._account is None:
             raise InvalidSpec(
                 f"SystemUserSpawner.host_homedir_format_string is empty and user "

@@ -7,6 +7,6 @@ this module instead.
 
 from __future__ import annotations
 
-from .naming import default_format_volume_name, escaped_format_volume_name
+from aiodockerspawner.core.naming import default_format_volume_name, escaped_format_volume_name
 
 __all__ = ["default_format_volume_name", "escaped_format_volume_name"]

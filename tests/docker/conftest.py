@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aiodockerspawner.watch import stop_watchers
+from aiodockerspawner.backends.docker.watch import stop_watchers
 from tests.dockerproxy import DockerProxy
 
 

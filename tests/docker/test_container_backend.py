@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from aiodockerspawner.backends.base import AddressPolicy, ObjectSpec
-from aiodockerspawner.backends.container import ContainerBackend
-from aiodockerspawner.client import resolve_endpoint, shared_client
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.docker.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import ImageNotAvailable, ObjectExists
+from aiodockerspawner.model import AddressPolicy, ObjectSpec
 from tests.conftest import TEST_HUB_ID, TEST_PREFIX
 from tests.helpers import http_status, unique_user
 

@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from aiodockerspawner import SwarmSpawner
-from aiodockerspawner.backends.base import ObjectSpec
-from aiodockerspawner.backends.container import ContainerBackend
-from aiodockerspawner.client import resolve_endpoint, shared_client
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.docker.client import resolve_endpoint, shared_client
+from aiodockerspawner.model import ObjectSpec
 from tests.conftest import TEST_HUB_ID
 from tests.helpers import docker_cli, make_spawner
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from aiodockerspawner import DockerSpawner, pulls
+from aiodockerspawner import DockerSpawner
+from aiodockerspawner.backends.docker import pulls
 from aiodockerspawner.errors import ImageNotAvailable
 from tests.conftest import TEST_PREFIX
 from tests.dockerproxy import DockerProxy

@@ -13,6 +13,7 @@ import pytest
 from jupyterhub import orm
 
 from aiodockerspawner import DockerSpawner
+from aiodockerspawner.backends.container.sweep import OrphanSweeper
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
@@ -20,7 +21,6 @@ from aiodockerspawner.labels import (
     LABEL_USER,
     LABEL_VERSION,
 )
-from aiodockerspawner.sweep import OrphanSweeper
 from tests.conftest import TEST_HUB_ID, TEST_PREFIX
 from tests.helpers import docker_cli, make_spawner, unique_user, wait_for
 

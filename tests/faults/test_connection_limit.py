@@ -25,10 +25,10 @@ import pytest
 
 from aiodockerspawner import DockerSpawner
 from aiodockerspawner import spawner as spawner_module
-from aiodockerspawner.client import Endpoint
+from aiodockerspawner.backends.docker.client import Endpoint
+from aiodockerspawner.backends.docker.watch import stop_watchers
 from aiodockerspawner.testing import FakeEngine
 from aiodockerspawner.testing.pytest_plugin import fake_docker, fake_spawner
-from aiodockerspawner.watch import stop_watchers
 from tests.conftest import TEST_PREFIX
 from tests.dockerproxy import DockerProxy
 from tests.faults.servers import TINY_CMD, serves

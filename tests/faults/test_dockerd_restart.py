@@ -37,8 +37,8 @@ from typing import Any
 import pytest
 
 from aiodockerspawner import DockerSpawner
+from aiodockerspawner.backends.docker.watch import stop_watchers
 from aiodockerspawner.errors import DockerOperationError
-from aiodockerspawner.watch import stop_watchers
 from tests.dockerproxy import DockerProxy
 from tests.faults.servers import TINY_CMD, serves
 from tests.helpers import make_spawner, unique_user, wait_for

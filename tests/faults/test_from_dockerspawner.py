@@ -25,7 +25,7 @@ from pathlib import Path
 import jupyterhub
 import pytest
 
-from aiodockerspawner import naming
+from aiodockerspawner.core import naming
 from aiodockerspawner.labels import LABEL_HUB
 from benchmarks.venvs import ensure_dockerspawner_venv
 from tests.e2e.conftest import HubFactory

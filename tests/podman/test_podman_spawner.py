@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from aiodockerspawner.backends.base import AddressPolicy, ObjectSpec
-from aiodockerspawner.backends.container import ContainerBackend
-from aiodockerspawner.client import resolve_endpoint, shared_client
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.docker.client import resolve_endpoint, shared_client
 from aiodockerspawner.errors import ImageNotAvailable
+from aiodockerspawner.model import AddressPolicy, ObjectSpec
 from tests.conftest import TEST_HUB_ID, TEST_PREFIX
 from tests.helpers import http_status, make_spawner, unique_user, wait_for
 from tests.podman.conftest import podman_cli

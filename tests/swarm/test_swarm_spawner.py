@@ -228,6 +228,33 @@ async def test_leftover_service_is_replaced(tiny_image: str) -> None:
         await spawner.stop()
 
 
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"aiodockerspawner.hub-id": f"{TEST_HUB_ID}-other"},  # another Hub's
+        {"aiodockerspawner.hub-id": TEST_HUB_ID, "aiodockerspawner.server": "other"},
+    ],
+    ids=["other-hub", "other-server"],
+)
+async def test_delete_forever_leaves_a_service_that_is_not_this_servers(
+    tiny_image: str, labels: dict[str, str]
+) -> None:
+    spawner = swarm_spawner(tiny_image, server_name="lab")
+    label_args = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+    theirs = (
+        await docker_cli(
+            "service", "create", "--detach", "-q", "--name", spawner.object_name,
+            *label_args, tiny_image,
+        )
+    ).strip()  # fmt: skip
+    try:
+        await spawner.delete_forever()
+        (kept,) = await services_named(spawner.object_name)
+        assert theirs.startswith(kept)
+    finally:
+        await docker_cli("service", "rm", theirs, check=False)
+
+
 async def test_post_start_cmd_runs_in_the_task(tiny_image: str) -> None:
     spawner = swarm_spawner(tiny_image, post_start_cmd="touch /tmp/post-start-ran")
     await spawner.start()

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from aiodockerspawner import DockerSpawner
-from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject
+from aiodockerspawner.errors import ObjectExists
+from aiodockerspawner.model import ObjectSpec, ObjectStatus, ObservedObject
 from tests.helpers import make_spawner
 
 
@@ -79,3 +80,55 @@ async def test_an_older_object_of_the_same_name_is_kept(monkeypatch: pytest.Monk
     backend.objects[old.name] = old
     await cancel_in_create(backend, monkeypatch)
     assert backend.objects == {old.name: old}
+
+
+class ConflictThenSlowCreateBackend(SlowCreateBackend):
+    """The first create finds the name taken; the adoption's create then hangs."""
+
+    def __init__(self, existing: ObservedObject) -> None:
+        super().__init__(creates=True)
+        self.objects[existing.name] = existing
+        self.conflicts = 0
+
+    async def create(self, spec: ObjectSpec, policy: str) -> ObservedObject:
+        if spec.name in self.objects:
+            self.conflicts += 1
+            raise ObjectExists("create container", spec.name, 409, "name in use")
+        return await super().create(spec, policy)
+
+    async def remove(self, name_or_id: str) -> None:
+        for name, obj in list(self.objects.items()):
+            if name_or_id in (name, obj.id):
+                del self.objects[name]
+
+
+@pytest.mark.parametrize(
+    ("remove", "image"),
+    [
+        (True, "example/image:1"),  # a leftover is removed, then the create hangs
+        (False, "example/image:0"),  # the image changed: recreated, and the create hangs
+    ],
+)
+async def test_object_created_by_the_adoption_is_removed_on_cancel(
+    monkeypatch: pytest.MonkeyPatch, remove: bool, image: str
+) -> None:
+    name = make_spawner(image="example/image:1", user="ada").object_name
+    old = ObservedObject(
+        id="old",
+        name=name,
+        image=image,
+        status=ObjectStatus(False, "exited", 0),
+        env={"JUPYTERHUB_API_TOKEN": "the-previous-token", "JUPYTERHUB_USER": "ada"},
+    )
+    backend = ConflictThenSlowCreateBackend(old)
+    monkeypatch.setattr(DockerSpawner, "backend", property(lambda self: backend))
+    spawner = make_spawner(image="example/image:1", user="ada", remove=remove, events_cache=False)
+    task = asyncio.create_task(spawner.start())
+    await asyncio.wait_for(backend.in_create.wait(), 5)
+    assert backend.conflicts == 1
+    assert backend.objects[name].id == "new"  # Docker made it; the answer never came
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert backend.objects == {}
+    assert not spawner.object_id

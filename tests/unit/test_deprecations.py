@@ -9,8 +9,8 @@ import pytest
 from traitlets.config import Config
 
 from aiodockerspawner import DockerSpawner
-from aiodockerspawner.client import resolve_endpoint
-from aiodockerspawner.deprecations import RENAMED, legacy_tls_config
+from aiodockerspawner.backends.docker.client import resolve_endpoint
+from aiodockerspawner.compat.deprecations import RENAMED, legacy_tls_config
 from tests.helpers import make_spawner
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from aiodockerspawner import pulls
-from aiodockerspawner.pulls import (
+from aiodockerspawner.backends.docker import pulls
+from aiodockerspawner.backends.docker.pulls import (
     DockerClientConfig,
     config_credentials,
     credential_helper,
@@ -148,7 +148,7 @@ def test_a_broken_file_is_logged_and_ignored(
 ) -> None:
     path = tmp_path / "config.json"
     path.write_text("{not json")
-    with caplog.at_level(logging.WARNING, "aiodockerspawner.pulls"):
+    with caplog.at_level(logging.WARNING, "aiodockerspawner.backends.docker.pulls"):
         assert load_docker_config(str(path)) is None
     assert str(path) in caplog.text
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from aiodockerspawner import dockerpy
-from aiodockerspawner.dockerpy import Request, build, shape
+from aiodockerspawner.backends.docker import dockerpy
+from aiodockerspawner.backends.docker.dockerpy import Request, build, shape
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from traitlets.config import Config, PyFileConfigLoader
 
-from aiodockerspawner.specs import container_create_body
+from aiodockerspawner.backends.container.body import container_create_body
 from tests.helpers import make_spawner
 
 DOCKERSPAWNER_CONFIG = textwrap.dedent(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from aiodockerspawner import drift
-from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject
+from aiodockerspawner import imagerefs
+from aiodockerspawner.core import drift
 from aiodockerspawner.labels import LABEL_SPEC
+from aiodockerspawner.model import ObjectSpec, ObjectStatus, ObservedObject
 
 
 def spec(image: str = "img:1", **env: str) -> ObjectSpec:
@@ -69,5 +70,5 @@ def test_containers_without_a_digest_are_compared_on_the_image_only() -> None:
     ],
 )
 def test_podman_spellings_of_the_same_image_are_no_drift(configured: str, reported: str) -> None:
-    assert drift.normalize_image(configured) == drift.normalize_image(reported)
-    assert drift.normalize_image("busybox:1") != drift.normalize_image("busybox:2")
+    assert imagerefs.normalize_image(configured) == imagerefs.normalize_image(reported)
+    assert imagerefs.normalize_image("busybox:1") != imagerefs.normalize_image("busybox:2")

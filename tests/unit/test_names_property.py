@@ -16,8 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiodockerspawner import SwarmSpawner
-from aiodockerspawner.naming import DOCKER_NAME, VOLUME_NAME_MAX
-from aiodockerspawner.service_specs import is_service_name
+from aiodockerspawner.core.naming import DOCKER_NAME, VOLUME_NAME_MAX, is_service_name
 from tests.helpers import make_spawner
 
 TRICKY = st.sampled_from(

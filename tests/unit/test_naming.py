@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.naming: escaping, names, templates, volumes."""
+"""Unit tests for aiodockerspawner.core.naming: escaping, names, templates, volumes."""
 
 from __future__ import annotations
 
@@ -12,11 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodockerspawner import naming, volumenamingstrategy
-from aiodockerspawner.backends.base import VolumeBind
-from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.naming import (
-    binds_as_dockerspawner_dict,
+from aiodockerspawner import volumenamingstrategy
+from aiodockerspawner.core import naming
+from aiodockerspawner.core.naming import (
     default_format_volume_name,
     default_name_template,
     escape_dns,
@@ -30,6 +28,8 @@ from aiodockerspawner.naming import (
     template_namespace,
     volumes_to_binds,
 )
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import VolumeBind, binds_as_dockerspawner_dict
 
 # Docker's container name rule (the optional leading "/" is the API's, not the user's).
 CONTAINER_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")

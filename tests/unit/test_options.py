@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.options (image choice, form, user_options)."""
+"""Unit tests for aiodockerspawner.core.options (image choice, form, user_options)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from tornado import web
 
-from aiodockerspawner import options
-from aiodockerspawner.options import (
+from aiodockerspawner.core import options
+from aiodockerspawner.core.options import (
     AllowedImages,
     check_allowed,
     choose_image,

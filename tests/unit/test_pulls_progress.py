@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 from aiodockerspawner import progress
-from aiodockerspawner.progress import SpawnProgress, phase_percent
-from aiodockerspawner.pulls import (
+from aiodockerspawner.backends.docker.pulls import (
     PullTracker,
     find_credentials,
     pull_params,
     registry_auth_header,
-    split_image,
 )
+from aiodockerspawner.imagerefs import split_image
+from aiodockerspawner.progress import SpawnProgress, phase_percent
 
 
 @pytest.mark.parametrize(

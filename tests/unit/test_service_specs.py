@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.service_specs: the swarm service body, pure."""
+"""Unit tests for aiodockerspawner.backends.service.body: the swarm service body, pure."""
 
 from __future__ import annotations
 
@@ -9,24 +9,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiodockerspawner.backends.base import VolumeBind
-from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.naming import escape_dns, escape_legacy
-from aiodockerspawner.service_specs import (
+from aiodockerspawner.backends.service.body import (
     CONTAINER_SPEC_KEYS,
     CREATE_SERVICE_KEYS,
     ENDPOINT_SPEC_KEYS,
     PLACEMENT_KEYS,
     RESOURCES_KEYS,
     TASK_TEMPLATE_KEYS,
-    ServiceObjectSpec,
     container_spec,
     endpoint_spec,
-    is_service_name,
     resources_spec,
     service_create_body,
     service_mounts,
-    service_name,
     task_template,
     translate_container_spec,
     translate_create_service_kwargs,
@@ -35,6 +29,9 @@ from aiodockerspawner.service_specs import (
     translate_resources,
     translate_task_template,
 )
+from aiodockerspawner.core.naming import escape_dns, escape_legacy, is_service_name, service_name
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.model import ServiceObjectSpec, VolumeBind
 
 GiB = 1024**3
 MiB = 1024**2

@@ -11,9 +11,9 @@ import pytest
 from traitlets import TraitError
 
 from aiodockerspawner import DockerSpawner, volumenamingstrategy
-from aiodockerspawner.backends.base import ExecResult
-from aiodockerspawner.backends.container import exec_result
+from aiodockerspawner.backends.container.backend import exec_result
 from aiodockerspawner.internalssl import cert_archive, container_cert_paths
+from aiodockerspawner.model import ExecResult
 from tests.helpers import make_spawner
 
 

@@ -1,4 +1,4 @@
-"""Unit tests for aiodockerspawner.specs: docker-py vocabulary → Engine API JSON."""
+"""Unit tests for the container create body: docker-py vocabulary to Engine API JSON."""
 
 from __future__ import annotations
 
@@ -7,19 +7,19 @@ from typing import Any
 
 import pytest
 
-from aiodockerspawner.backends.base import ObjectSpec, VolumeBind
-from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.specs import (
+from aiodockerspawner.backends.container.body import (
     CREATE_KWARGS_KEYS,
     HOST_CONFIG_KEYS,
     container_create_body,
     deep_merge,
-    image_reference,
-    parse_bytes,
     translate_create_kwargs,
     translate_host_config,
     translate_mount,
 )
+from aiodockerspawner.errors import InvalidSpec
+from aiodockerspawner.imagerefs import image_reference
+from aiodockerspawner.model import ObjectSpec, VolumeBind
+from aiodockerspawner.units import parse_bytes
 
 GiB = 1024**3
 MiB = 1024**2

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiodockerspawner import SwarmSpawner
-from aiodockerspawner.backends.service import (
+from aiodockerspawner.backends.service.backend import (
     ServiceBackend,
     current_task,
     node_address,
@@ -20,8 +20,10 @@ from aiodockerspawner.backends.service import (
     task_ip,
     task_status,
 )
+from aiodockerspawner.backends.service.body import service_create_body
+from aiodockerspawner.core.naming import is_service_name
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.service_specs import ServiceObjectSpec, is_service_name, service_create_body
+from aiodockerspawner.model import ServiceObjectSpec
 from tests.conftest import TEST_PREFIX
 from tests.helpers import make_spawner
 

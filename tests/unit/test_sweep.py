@@ -8,7 +8,9 @@ from jupyterhub import orm
 from traitlets.config import Config
 
 from aiodockerspawner import testing
-from aiodockerspawner.backends.base import ObjectSpec, ObjectStatus, ObservedObject, VolumeBind
+from aiodockerspawner.backends.container.sweep import orphan_objects, orphan_volumes
+from aiodockerspawner.backends.container.volumes import named_volumes, volume_labels
+from aiodockerspawner.hubdb import known_from_db, known_from_rows
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
@@ -16,14 +18,13 @@ from aiodockerspawner.labels import (
     LABEL_USER,
     derive_hub_id,
 )
-from aiodockerspawner.sweep import (
+from aiodockerspawner.model import (
     KnownServers,
-    known_from_db,
-    known_from_rows,
-    orphan_objects,
-    orphan_volumes,
+    ObjectSpec,
+    ObjectStatus,
+    ObservedObject,
+    VolumeBind,
 )
-from aiodockerspawner.volumes import named_volumes, volume_labels
 
 
 def obj(name: str, hub: str, user: str | None, server: str = "") -> ObservedObject:

@@ -9,15 +9,11 @@ from typing import Any
 import pytest
 
 from aiodockerspawner import SystemUserSpawner, SystemUserSwarmSpawner
+from aiodockerspawner.backends.container.body import container_create_body
+from aiodockerspawner.backends.service.body import service_create_body
 from aiodockerspawner.errors import InvalidSpec
-from aiodockerspawner.service_specs import ServiceObjectSpec, service_create_body
-from aiodockerspawner.specs import container_create_body
-from aiodockerspawner.systemuser import (
-    Account,
-    forget_accounts,
-    lookup_account,
-    parse_passwd_line,
-)
+from aiodockerspawner.model import ServiceObjectSpec
+from aiodockerspawner.systemuser import Account, forget_accounts, lookup_account, parse_passwd_line
 from tests.helpers import make_spawner
 
 

@@ -7,13 +7,16 @@ produce on demand: a Docker API that stops answering, a dropped pull stream.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable
 
 import pytest
+from aiodocker.exceptions import DockerError
 
 from aiodockerspawner import DockerSpawner
 from aiodockerspawner.errors import ImageNotAvailable
+from aiodockerspawner.labels import LABEL_SERVER, LABEL_USER
 from aiodockerspawner.testing import FakeEngine
 from aiodockerspawner.testing.pytest_plugin import fake_docker, fake_spawner
 from tests.helpers import wait_for
@@ -21,6 +24,8 @@ from tests.helpers import wait_for
 __all__ = ["fake_docker", "fake_spawner"]  # fixtures used below
 
 SpawnerFactory = Callable[..., DockerSpawner]
+#: the keys of a volume as dockerd answers it (``docker volume inspect``)
+VOLUME_KEYS = {"CreatedAt", "Driver", "Labels", "Mountpoint", "Name", "Options", "Scope"}
 
 
 async def test_start_poll_stop(fake_docker: FakeEngine, fake_spawner: SpawnerFactory) -> None:
@@ -137,3 +142,100 @@ async def test_hanging_stop_returns_by_its_deadline(
     with pytest.raises(asyncio.TimeoutError):
         await spawner.stop()
     assert loop.time() - began < 2.0
+
+
+async def test_named_volumes_start_stop_and_delete_forever(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    """A per-user volume outlives the server; a per-server one goes with delete_forever()."""
+    spawner = fake_spawner(
+        remove=False,
+        server_name="project",
+        volumes={
+            "jupyterhub-user-{username}": "/home/jovyan/work",
+            "jupyterhub-user-{username}-{servername}": "/home/jovyan/project",
+        },
+    )
+    await spawner.start()
+    user_volume = fake_docker.volumes["jupyterhub-user-alice"]
+    server_volume = fake_docker.volumes["jupyterhub-user-alice-project"]
+    assert user_volume.labels[LABEL_USER] == "alice"
+    assert server_volume.labels[LABEL_SERVER] == "project"
+    binds = fake_docker.containers[spawner.object_id].host_config["Binds"]
+    assert any(b.startswith("jupyterhub-user-alice:/home/jovyan/work") for b in binds)
+    await spawner.stop()
+    assert await spawner.poll() is not None
+    await spawner.start()  # resumes the same container, the volumes as they were
+    assert set(fake_docker.volumes) == {"jupyterhub-user-alice", "jupyterhub-user-alice-project"}
+    await spawner.stop()
+
+    await spawner.delete_forever()
+    assert fake_docker.containers == {}
+    assert set(fake_docker.volumes) == {"jupyterhub-user-alice"}
+    assert fake_docker.count(r"^DELETE /volumes/jupyterhub-user-alice-project$") == 1
+
+
+async def test_volume_routes_of_the_fake_engine(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    """Shapes, statuses and messages as dockerd's (tests/docker/test_fake_engine_parity.py)."""
+    docker = fake_spawner().client
+    labels = {"team": "a", "tier": "x"}
+    created = await docker._query_json(
+        "volumes/create", "POST", data={"Name": "data-a", "Labels": labels}
+    )
+    assert set(created) == VOLUME_KEYS
+    assert created["Name"] == "data-a" and created["Labels"] == labels
+    assert created["Driver"] == "local" and created["Scope"] == "local"
+    assert created["Mountpoint"] == "/var/lib/docker/volumes/data-a/_data"
+    assert created["Options"] is None
+    # creating it again answers the volume as it is
+    again = await docker._query_json("volumes/create", "POST", data={"Name": "data-a"})
+    assert again == created
+    plain = await docker._query_json("volumes/create", "POST", data={"Name": "data-b"})
+    assert plain["Labels"] is None
+    anonymous = await docker._query_json("volumes/create", "POST", data={})
+    assert len(anonymous["Name"]) == 64
+    assert await docker._query_json("volumes/data-a") == created
+
+    async def listed(*selectors: str) -> list[str]:
+        answer = await docker._query_json(
+            "volumes", params={"filters": json.dumps({"label": list(selectors)})}
+        )
+        assert set(answer) == {"Volumes", "Warnings"}
+        return sorted(v["Name"] for v in answer["Volumes"])
+
+    assert await listed("team") == ["data-a"]
+    assert await listed("team=a", "tier=x") == ["data-a"]
+    assert await listed("team=b") == []
+    assert len(await listed()) == 3
+
+    # in use, even by a container that is not running: 409, with or without force
+    fake_docker.add_image("example/tool:1")
+    await docker.containers.create(
+        {"Image": "example/tool:1", "HostConfig": {"Binds": ["data-a:/data"]}}, name="user-of-a"
+    )
+    for params in ({}, {"force": "1"}):
+        with pytest.raises(DockerError) as info:
+            await docker._query_json("volumes/data-a", "DELETE", params=params)
+        assert info.value.status == 409
+        assert info.value.message.startswith("remove data-a: volume is in use - [")
+    await docker.containers.container("user-of-a").delete()
+    await docker._query_json("volumes/data-a", "DELETE")
+    assert "data-a" not in fake_docker.volumes
+    # gone: 404, unless forced
+    for route, method in (("volumes/data-a", "GET"), ("volumes/data-a", "DELETE")):
+        with pytest.raises(DockerError) as info:
+            await docker._query_json(route, method)
+        assert (info.value.status, info.value.message) == (404, "get data-a: no such volume")
+    await docker._query_json("volumes/data-a", "DELETE", params={"force": "1"})
+    # names dockerd refuses
+    for name, status in (("a", 400), ("bad/name", 400), ("v" * 256, 500)):
+        with pytest.raises(DockerError) as info:
+            await docker._query_json("volumes/create", "POST", data={"Name": name})
+        assert info.value.status == status and info.value.message.startswith(f"create {name}:")
+    # a container creates the named volumes it mounts, without labels
+    await docker.containers.create(
+        {"Image": "example/tool:1", "HostConfig": {"Binds": ["made-by-run:/data:ro"]}}
+    )
+    assert fake_docker.volumes["made-by-run"].labels == {}

@@ -6,14 +6,10 @@ from typing import Any
 
 import pytest
 
-from aiodockerspawner.backends.base import ObjectStatus, ObservedObject
+from aiodockerspawner.backends.container.observe import container_event, container_from_summary
+from aiodockerspawner.backends.docker.watch import IGNORED, REMOVED
 from aiodockerspawner.labels import LABEL_HUB, derive_hub_id, normalize_db_url, owned_by
-from aiodockerspawner.watch import (
-    IGNORED,
-    REMOVED,
-    container_event,
-    container_from_summary,
-)
+from aiodockerspawner.model import ObjectStatus, ObservedObject
 
 
 def event(action: str, object_id: str = "abc123", **attrs: str) -> dict[str, Any]:

@@ -1,10 +1,35 @@
-"""Backends: how the spawner core's neutral spec reaches Docker."""
+"""The one door from the spawners to Docker.
 
-from .base import (
+Spawner classes import this package only (never its submodules): the
+:class:`ObjectBackend` protocol and the neutral types it speaks in, plus a
+small factory for the Hub-wide pieces that sit behind it. Everything
+Docker-shaped (Engine JSON, aiodocker, the events stream, pulls) stays below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Coroutine
+from typing import Any
+
+from aiodockerspawner.backends.base import ObjectBackend
+from aiodockerspawner.backends.container.backend import ContainerBackend
+from aiodockerspawner.backends.container.observe import ContainerSource
+from aiodockerspawner.backends.container.sweep import OrphanSweeper, get_sweeper, stop_sweepers
+from aiodockerspawner.backends.docker import dockerpy
+from aiodockerspawner.backends.docker.client import (
+    DockerClient,
+    Endpoint,
+    close_shared_clients,
+    resolve_endpoint,
+    shared_client,
+)
+from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
+from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
+from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.model import (
     Address,
     AddressPolicy,
     ExecResult,
-    ObjectBackend,
     ObjectSpec,
     ObjectStatus,
     ObservedObject,
@@ -13,13 +38,65 @@ from .base import (
 )
 
 __all__ = [
+    "TASK_PENDING_STATES",
     "Address",
     "AddressPolicy",
+    "ContainerBackend",
+    "ContainerSource",
+    "DockerClient",
+    "Endpoint",
     "ExecResult",
     "ObjectBackend",
     "ObjectSpec",
     "ObjectStatus",
     "ObservedObject",
+    "OrphanSweeper",
+    "PullOptions",
     "PullPolicy",
+    "ServiceBackend",
     "VolumeBind",
+    "WatchSource",
+    "Watcher",
+    "close_all",
+    "container_backend",
+    "docker_py_call",
+    "dockerpy",
+    "find_credentials",
+    "get_sweeper",
+    "get_watcher",
+    "resolve_endpoint",
+    "service_backend",
+    "shared_client",
 ]
+
+
+def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBackend:
+    """The backend for plain containers on ``endpoint``, on the Hub's shared client."""
+    return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
+
+
+def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBackend:
+    """The backend for swarm services on ``endpoint``, on the Hub's shared client."""
+    return ServiceBackend(
+        shared_client(endpoint), docker_host=endpoint.host, start_deadline=start_deadline
+    )
+
+
+def docker_py_call(
+    client: DockerClient, method: str, *args: Any, **kwargs: Any
+) -> Coroutine[Any, Any, Any]:
+    """docker-py's ``APIClient.<method>(*args, **kwargs)`` on ``client``, to be awaited.
+
+    The request is built (and its arguments checked) now, so an unknown method
+    or a bad argument raises here; the coroutine sends it and returns
+    docker-py's shape of the answer (:mod:`aiodockerspawner.backends.docker.dockerpy`).
+    """
+    request = dockerpy.build(method, *args, **kwargs)
+    return dockerpy.send(client, request, name=method)
+
+
+async def close_all() -> None:
+    """Stop the sweepers and watchers and close the clients of the running loop."""
+    await stop_sweepers()
+    await stop_watchers()
+    await close_shared_clients()

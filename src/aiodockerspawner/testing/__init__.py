@@ -9,7 +9,15 @@
 Nothing here is imported by the spawner itself.
 """
 
-from .engine import FakeContainer, FakeEngine, FakeImage, Fault
-from .spawners import make_spawner, mock_user
+from aiodockerspawner.testing.engine import FakeContainer, FakeEngine, FakeImage, FakeVolume, Fault
+from aiodockerspawner.testing.spawners import make_spawner, mock_user
 
-__all__ = ["FakeContainer", "FakeEngine", "FakeImage", "Fault", "make_spawner", "mock_user"]
+__all__ = [
+    "FakeContainer",
+    "FakeEngine",
+    "FakeImage",
+    "FakeVolume",
+    "Fault",
+    "make_spawner",
+    "mock_user",
+]

@@ -1,10 +1,13 @@
 """A small fake Docker Engine on ``aiohttp.web``, for tests without Docker.
 
-It keeps containers and images in memory and speaks enough of the Engine API
-for the spawner: version, containers (create, inspect, start, stop, kill,
-remove, list), exec (with a hijacked output stream), image inspect, streamed
-pulls and the events stream. Faults can be injected per request path:
-answer slowly, never answer, answer with an error, or drop a stream.
+It keeps containers, images and volumes in memory and speaks enough of the
+Engine API for the spawner: version, containers (create, inspect, start,
+stop, kill, remove, list), volumes (create, inspect, list, remove; the named
+volumes a container mounts are created with it, as dockerd does), exec (with
+a hijacked output stream), image inspect, streamed pulls and the events
+stream. Faults can be injected per request path:
+answer slowly, never answer, hold a request (or its answer) until the test
+releases it, answer with an error, or drop a stream.
 
 It is the tier between aioresponses (exact request shapes) and a real daemon:
 incremental streams, dropped connections, a daemon that hangs or goes away.
@@ -22,7 +25,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 
@@ -51,6 +54,71 @@ class FakeImage:
     #: layer id -> size in bytes, reported during a pull
     layers: dict[str, int] = field(default_factory=lambda: {"layer1": 1000})
     id: str = field(default_factory=lambda: "sha256:" + secrets.token_hex(32))
+
+
+@dataclass
+class FakeVolume:
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    driver: str = "local"
+    options: dict[str, str] = field(default_factory=dict)
+    created_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
+
+    def inspect(self) -> dict[str, Any]:
+        """What ``GET /volumes/{name}`` answers (dockerd's shape: empty maps are null)."""
+        return {
+            "CreatedAt": self.created_at,
+            "Driver": self.driver,
+            "Labels": self.labels or None,
+            "Mountpoint": f"/var/lib/docker/volumes/{self.name}/_data",
+            "Name": self.name,
+            "Options": self.options or None,
+            "Scope": "local",
+        }
+
+
+#: dockerd's rule for local volume names
+_VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+
+def _volume_name_error(name: str) -> web.Response | None:
+    """dockerd's answer to creating a local volume with this name, when it refuses."""
+    if len(name) < 2:
+        return _error(
+            400,
+            f"create {name}: volume name is too short, names should be at least "
+            "two alphanumeric characters",
+        )
+    if not _VOLUME_NAME.match(name):
+        return _error(
+            400,
+            f'create {name}: "{name}" includes invalid characters for a local volume '
+            'name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to '
+            "pass a host directory, use absolute path",
+        )
+    if len(name.encode()) > 255:
+        root = f"/var/lib/docker/volumes/{name}"
+        return _error(
+            500,
+            f"create {name}: error while creating volume root path '{root}': "
+            f"mkdir {root}: file name too long",
+        )
+    return None
+
+
+def _mounted_volumes(config: Mapping[str, Any], host_config: Mapping[str, Any]) -> list[str]:
+    """The named volumes a container's create body mounts (``Binds`` and ``Mounts``)."""
+    names = []
+    for bind in host_config.get("Binds") or []:
+        source = str(bind).split(":", 1)[0]
+        if ":" in str(bind) and source and not source.startswith("/"):
+            names.append(source)
+    for mount in host_config.get("Mounts") or []:
+        if (mount.get("Type") or "volume") == "volume" and mount.get("Source"):
+            names.append(str(mount["Source"]))
+    return list(dict.fromkeys(names))
 
 
 @dataclass
@@ -109,9 +177,28 @@ class Fault:
     drop_after: int | None = None
     #: how many requests it applies to (None: all)
     times: int | None = None
+    #: park matching requests until :meth:`release`: ``"request"`` before the
+    #: engine handles them, ``"answer"`` after (the answer, sent on release,
+    #: then shows the state at arrival; for plain answers, not streams)
+    hold: Literal["request", "answer"] | None = None
+    #: set when a request is parked by ``hold``
+    arrived: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+    _released: asyncio.Event = field(default_factory=asyncio.Event, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.hold not in (None, "request", "answer"):
+            raise ValueError("hold must be 'request', 'answer' or None")
 
     def matches(self, key: str) -> bool:
         return self.times != 0 and bool(self.pattern.search(key))
+
+    def release(self) -> None:
+        """Let the requests parked by ``hold`` (and any later ones) through."""
+        self._released.set()
+
+    async def _park(self) -> None:
+        self.arrived.set()
+        await self._released.wait()
 
 
 FAULT_KEY: web.RequestKey[Fault | None] = web.RequestKey("fault")
@@ -124,6 +211,7 @@ class FakeEngine:
     def __init__(self) -> None:
         self.containers: dict[str, FakeContainer] = {}
         self.images: dict[str, FakeImage] = {}
+        self.volumes: dict[str, FakeVolume] = {}
         #: images a pull can fetch, by reference
         self.registry: dict[str, FakeImage] = {}
         #: every request seen, as ``"METHOD /path"`` without the version prefix
@@ -155,6 +243,12 @@ class FakeEngine:
         image = FakeImage(name=name, **kw)
         self.registry[name] = image
         return image
+
+    def add_volume(self, name: str, **kw: Any) -> FakeVolume:
+        """Make a volume exist (``labels=``, ``driver=``, ``options=``)."""
+        volume = FakeVolume(name=name, **kw)
+        self.volumes[name] = volume
+        return volume
 
     def inject(self, pattern: str, **kw: Any) -> Fault:
         """Add a fault for requests matching ``pattern`` (a regex on ``METHOD /path``)."""
@@ -191,6 +285,8 @@ class FakeEngine:
         for fut in self._hung:
             if not fut.done():
                 fut.cancel()
+        for fault in self.faults:
+            fault.release()
         for waiter in self._event_waiters:
             waiter.set()
         if self._runner is not None:
@@ -216,6 +312,8 @@ class FakeEngine:
                 fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
                 self._hung.append(fut)
                 await fut
+            if fault.hold == "request":
+                await fault._park()
             if fault.delay:
                 await asyncio.sleep(fault.delay)
             if fault.status is not None:
@@ -223,7 +321,11 @@ class FakeEngine:
             request[FAULT_KEY] = fault
             break
         request[PATH_KEY] = path
-        return await handler(request)
+        response = await handler(request)
+        applied = request[FAULT_KEY]
+        if applied is not None and applied.hold == "answer":
+            await applied._park()
+        return response
 
     def _find(self, name_or_id: str) -> FakeContainer | None:
         if name_or_id in self.containers:
@@ -234,7 +336,7 @@ class FakeEngine:
         return None
 
     def _emit(self, c: FakeContainer, action: str) -> None:
-        now = time.time()
+        now = time.time_ns()
         self._events.append(
             {
                 "Type": "container",
@@ -250,12 +352,35 @@ class FakeEngine:
                         **(c.config.get("Labels") or {}),
                     },
                 },
-                "time": int(now),
-                "timeNano": int(now * 1e9),
+                "time": now // 1_000_000_000,
+                "timeNano": now,
             }
         )
         for waiter in self._event_waiters:
             waiter.set()
+
+    def _emit_volume(self, name: str, action: str, driver: str = "local") -> None:
+        now = time.time_ns()
+        self._events.append(
+            {
+                "Type": "volume",
+                "Action": action,
+                "Actor": {"ID": name, "Attributes": {"driver": driver}},
+                "scope": "local",
+                "time": now // 1_000_000_000,
+                "timeNano": now,
+            }
+        )
+        for waiter in self._event_waiters:
+            waiter.set()
+
+    def _volume_users(self, name: str) -> list[str]:
+        """Ids of the containers (running or not) that mount volume ``name``."""
+        return [
+            c.id
+            for c in self.containers.values()
+            if name in _mounted_volumes(c.config, c.host_config)
+        ]
 
     def _set_stopped(self, c: FakeContainer, exit_code: int) -> None:
         if not c.running:
@@ -291,6 +416,10 @@ class FakeEngine:
             ("GET", r"^/images/(.+)/json$", self._image_inspect),
             ("POST", r"^/images/(create)$", self._pull),
             ("GET", r"^/(events)$", self._events_stream),
+            ("POST", r"^/volumes/(create)$", self._volume_create),
+            ("GET", r"^/(volumes)$", self._volume_list),
+            ("GET", r"^/volumes/([^/]+)$", self._volume_inspect),
+            ("DELETE", r"^/volumes/([^/]+)$", self._volume_delete),
         ]
         for route_method, rx, handler in routes:
             m = re.match(rx, path)
@@ -327,6 +456,14 @@ class FakeEngine:
         config = dict(body)
         if "Cmd" not in config:
             config["Cmd"] = list(self.images[image].cmd)
+        for volume in _mounted_volumes(config, host_config):
+            # dockerd creates a missing named volume for the container, without labels
+            if volume not in self.volumes:
+                refused = _volume_name_error(volume)
+                if refused is not None:
+                    return refused
+                self.add_volume(volume)
+                self._emit_volume(volume, "create")
         c = FakeContainer(
             id=secrets.token_hex(32), name=name, config=config, host_config=host_config
         )
@@ -514,6 +651,71 @@ class FakeEngine:
         await resp.write_eof()
         return resp
 
+    async def _volume_create(self, request: web.Request, _: str) -> web.StreamResponse:
+        body = await request.json() if request.can_read_body else {}
+        name = str(body.get("Name") or secrets.token_hex(32))
+        driver = str(body.get("Driver") or "local")
+        existing = self.volumes.get(name)
+        if existing is not None:
+            # dockerd answers with the volume as it is: labels and options unchanged
+            return _json(existing.inspect(), 201)
+        if driver != "local":
+            return _error(
+                404,
+                f"create {name}: error looking up volume plugin {driver}: "
+                f'plugin "{driver}" not found',
+            )
+        refused = _volume_name_error(name)
+        if refused is not None:
+            return refused
+        volume = self.add_volume(
+            name,
+            labels={str(k): str(v) for k, v in (body.get("Labels") or {}).items()},
+            options={str(k): str(v) for k, v in (body.get("DriverOpts") or {}).items()},
+        )
+        self._emit_volume(name, "create")
+        return _json(volume.inspect(), 201)
+
+    async def _volume_list(self, request: web.Request, _: str) -> web.StreamResponse:
+        filters = json.loads(request.query.get("filters", "{}") or "{}")
+        unknown = set(filters) - {"label", "name", "dangling", "driver"}
+        if unknown:
+            return _error(400, f"Invalid filter '{sorted(unknown)[0]}'")
+        out = []
+        for volume in self.volumes.values():
+            if not all(_label_matches(volume.labels, f) for f in filters.get("label", [])):
+                continue
+            if any(part not in volume.name for part in filters.get("name", [])):
+                continue
+            if any(driver != volume.driver for driver in filters.get("driver", [])):
+                continue
+            for dangling in filters.get("dangling", []):
+                if (dangling in ("true", "1")) == bool(self._volume_users(volume.name)):
+                    break
+            else:
+                out.append(volume.inspect())
+        return _json({"Volumes": out, "Warnings": None})
+
+    async def _volume_inspect(self, request: web.Request, name: str) -> web.StreamResponse:
+        volume = self.volumes.get(name)
+        if volume is None:
+            return _error(404, f"get {name}: no such volume")
+        return _json(volume.inspect())
+
+    async def _volume_delete(self, request: web.Request, name: str) -> web.StreamResponse:
+        volume = self.volumes.get(name)
+        if volume is None:
+            # ``force`` only makes a missing volume no error (not one in use)
+            if request.query.get("force") in ("1", "true", "True"):
+                return web.Response(status=204)
+            return _error(404, f"get {name}: no such volume")
+        users = self._volume_users(name)
+        if users:
+            return _error(409, f"remove {name}: volume is in use - [{', '.join(users)}]")
+        del self.volumes[name]
+        self._emit_volume(name, "destroy", volume.driver)
+        return web.Response(status=204)
+
     async def _events_stream(self, request: web.Request, _: str) -> web.StreamResponse:
         filters = json.loads(request.query.get("filters", "{}") or "{}")
         since = request.query.get("since")
@@ -522,9 +724,10 @@ class FakeEngine:
         fault = request[FAULT_KEY]
         start = 0
         if since:
-            threshold = float(since) * 1e9
+            # like dockerd: every buffered event from that instant on, inclusive
+            threshold = _nanoseconds(since)
             start = next(
-                (i for i, e in enumerate(self._events) if e["timeNano"] > threshold),
+                (i for i, e in enumerate(self._events) if e["timeNano"] >= threshold),
                 len(self._events),
             )
         else:
@@ -544,13 +747,22 @@ class FakeEngine:
                             if request.transport is not None:
                                 request.transport.close()
                             return resp
-                    await resp.write(json.dumps(event).encode() + b"\n")
+                    try:
+                        await resp.write(json.dumps(event).encode() + b"\n")
+                    except ConnectionResetError:
+                        return resp  # the client closed the stream
                     sent += 1
                 waiter.clear()
                 await waiter.wait()
         finally:
             self._event_waiters.remove(waiter)
         return resp
+
+
+def _nanoseconds(timestamp: str) -> int:
+    """``seconds[.fraction]`` (the events ``since`` format) in nanoseconds, exactly."""
+    seconds, _, fraction = timestamp.partition(".")
+    return int(seconds) * 1_000_000_000 + int((fraction + "0" * 9)[:9])
 
 
 def _status_text(c: FakeContainer) -> str:

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from ..client import close_shared_clients
-from ..spawner import DockerSpawner
-from .engine import FakeEngine
-from .spawners import make_spawner
+from aiodockerspawner.backends import close_all
+from aiodockerspawner.spawner import DockerSpawner
+from aiodockerspawner.testing.engine import FakeEngine
+from aiodockerspawner.testing.spawners import make_spawner
 
 #: the image the fake engine has present by default
 DEFAULT_IMAGE = "example/singleuser:latest"
@@ -36,7 +36,7 @@ async def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     try:
         yield engine
     finally:
-        await close_shared_clients()
+        await close_all()
         await engine.stop()
 
 

@@ -10,7 +10,7 @@ from jupyterhub import orm
 from jupyterhub.objects import Hub
 from traitlets.config import Config
 
-from ..spawner import DockerSpawner
+from aiodockerspawner.spawner import DockerSpawner
 
 S = TypeVar("S", bound=DockerSpawner)
 

@@ -1,0 +1,1 @@
+"""Swarm services: the service create body, tasks, and the backend."""

@@ -1,0 +1,1 @@
+"""dockerspawner compatibility: its object API, deprecated names and docker-py calls."""

@@ -1,0 +1,1 @@
+"""The DockerSpawner configuration surface: trait declarations grouped by subject."""
