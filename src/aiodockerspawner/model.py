@@ -108,6 +108,16 @@ class ObservedObject:
     #: the Engine's inspect document, for hooks and debugging only
     raw: Mapping[str, Any] = field(default_factory=dict)
 
+    def __getitem__(self, key: str) -> Any:
+        """``obj["Id"]`` (``"ID"``), else the inspect document's key.
+
+        dockerspawner's ``create_object()`` returned docker-py's ``{"Id": ...}``;
+        subclasses that wrap it read the id so.
+        """
+        if key in ("Id", "ID"):
+            return self.id
+        return self.raw[key]
+
 
 @dataclass(frozen=True)
 class Address:

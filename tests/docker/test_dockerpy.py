@@ -214,6 +214,17 @@ class DockerspawnerStyleSpawner(DockerSpawner):
     """Written against dockerspawner: docker-py calls in an overridden hook."""
 
     inspected: dict[str, Any] | None = None
+    created: list[str] = []
+
+    async def create_object(self) -> Any:
+        # start() creates through this hook: the container exists, not yet started
+        obj = await super().create_object()
+        created = await self.docker("inspect_container", obj["Id"])
+        assert created["State"]["Status"] == "created"
+        archive = tar_of("created.html", b"written before the start\n")
+        assert await self.docker("put_archive", obj["Id"], "/www", archive)
+        self.created = [*self.created, obj["Id"]]
+        return obj
 
     async def get_ip_and_port(self) -> tuple[str, int]:
         self.inspected = await self.docker("inspect_container", self.container_id)
@@ -234,5 +245,8 @@ async def test_a_dockerspawner_subclass_runs_unchanged(tiny_image: str) -> None:
 
         async with aiohttp.ClientSession() as session, session.get(url + "/index.html") as r:
             assert await r.text() == "written by the subclass\n"
+        assert spawner.created == [spawner.object_id]
+        async with aiohttp.ClientSession() as session, session.get(url + "/created.html") as r:
+            assert await r.text() == "written before the start\n"
     finally:
         await spawner.stop()

@@ -119,3 +119,53 @@ async def test_remove_object_removes_and_tolerates_gone(
     await spawner.remove_object()
     assert fake_docker.containers == {}
     await spawner.remove_object()  # already gone: no error, as in dockerspawner
+
+
+class _HookedCreate(DockerSpawner):
+    """Written against dockerspawner: wraps create_object() and reads the result's Id."""
+
+    hooked: list[str]
+
+    async def create_object(self) -> Any:
+        obj = await super().create_object()
+        self.hooked = [*getattr(self, "hooked", []), obj["Id"]]
+        return obj
+
+
+async def test_start_creates_through_create_object(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    """As in dockerspawner, start() calls self.create_object(): an override is honoured."""
+    spawner = fake_spawner(_HookedCreate, remove=False)
+    await spawner.start()
+    assert spawner.hooked == [spawner.object_id]
+    assert fake_docker.containers[spawner.object_id].running
+    await spawner.stop()
+    await spawner.start()  # resumes the stopped container: nothing is created
+    assert spawner.hooked == [spawner.object_id]
+    await spawner.stop()
+
+
+class _OwnCreate(DockerSpawner):
+    """Creates the container itself through docker(), returning docker-py's answer."""
+
+    async def create_object(self) -> Any:
+        return await self.docker(
+            "create_container",
+            self.image,
+            name=self.object_name,
+            environment=self.get_env(),
+            labels={"made-by": "subclass"},
+        )
+
+
+async def test_start_takes_docker_pys_answer_from_an_overridden_create_object(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory
+) -> None:
+    spawner = fake_spawner(_OwnCreate, use_internal_ip=True)
+    url = await spawner.start()
+    container = fake_docker.containers[spawner.object_id]
+    assert container.config["Labels"]["made-by"] == "subclass"
+    assert container.running
+    assert url == f"http://{container.ip}:8888"
+    await spawner.stop()

@@ -31,6 +31,9 @@ from aiodockerspawner.core import naming, options
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.model import ObservedObject, VolumeBind, binds_as_dockerspawner_dict
 
+if TYPE_CHECKING:
+    from aiodockerspawner.backends import ObjectBackend, ObjectSpec
+
 __all__ = ["ObjectAPI"]
 
 
@@ -218,8 +221,51 @@ class ObjectAPI(HasTraits):
         return dict(obj.raw)
 
     async def create_object(self) -> ObservedObject:
-        """Create (not start) the object from the current configuration."""
-        obj: ObservedObject = await self.backend.create(await self.build_spec(), self.pull_policy)
+        """Create (not start) the object from the current configuration.
+
+        ``start()`` creates through this method, as dockerspawner's does, so a
+        subclass that overrides it (calling ``super().create_object()`` or
+        creating the object itself through :meth:`docker`) is honoured. During
+        a start it creates that start's spec; called on its own it resolves
+        the configuration first. The result reads like docker-py's answer too
+        (``obj["Id"]``).
+        """
+        pinned = self._start_create
+        if pinned is not None:
+            backend, spec = pinned
+        else:
+            backend, spec = self.backend, await self.build_spec()
+        obj: ObservedObject = await backend.create(spec, self.pull_policy)
+        self.object_id = obj.id
+        return obj
+
+    #: the backend and spec of the create a start is making (see create_object)
+    _start_create: tuple[ObjectBackend, ObjectSpec] | None = None
+
+    async def _create_for_start(self, backend: ObjectBackend, spec: ObjectSpec) -> ObservedObject:
+        """A start's create, through ``self.create_object()``; its result as an ObservedObject.
+
+        An overridden ``create_object()`` may return docker-py's answer
+        (``{"Id": ...}``, ``{"ID": ...}`` for a service) or nothing (it set
+        ``object_id``): the object is then inspected.
+        """
+        self._start_create = (backend, spec)
+        try:
+            result = await self.create_object()
+        finally:
+            self._start_create = None
+        if isinstance(result, ObservedObject):
+            return result
+        found = (result.get("Id") or result.get("ID")) if isinstance(result, Mapping) else None
+        target = str(found or self.object_id or "")
+        obj = await backend.inspect(target) if target else None
+        if obj is None:
+            raise DockerOperationError(
+                f"create {self.object_type}",
+                spec.name,
+                500,
+                f"create_object() returned {result!r}, which names no existing {self.object_type}",
+            )
         self.object_id = obj.id
         return obj
 
