@@ -18,16 +18,20 @@ import os
 import shutil
 import signal
 import tempfile
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 from .hub import free_port
 
 
-def _answers(address: str) -> bool:
+def _answers(address: str, *, auth: bool = False) -> bool:
+    """Whether a registry answers on ``address`` (with 401 when it wants credentials)."""
     try:
         with urllib.request.urlopen(f"http://{address}/v2/", timeout=2) as r:
-            return bool(r.status == 200)
+            return bool(r.status == 200) and not auth
+    except urllib.error.HTTPError as e:
+        return auth and e.code == 401
     except OSError:
         return False
 
@@ -57,15 +61,22 @@ async def _install_registry() -> str:
 
 
 class Registry:
-    def __init__(self, cache: Path) -> None:
+    """A ``docker-registry`` of its own; with ``htpasswd``, behind basic auth.
+
+    ``htpasswd`` is the path of an htpasswd file (bcrypt entries, as
+    Distribution requires); the tests use it for pulls with credentials.
+    """
+
+    def __init__(self, cache: Path, htpasswd: Path | None = None) -> None:
         self.cache = cache
+        self.htpasswd = htpasswd
         self.address = ""
         self.root: Path | None = None
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         wanted = os.environ.get("AIODOCKERSPAWNER_BENCH_REGISTRY")
-        if wanted:
+        if wanted and self.htpasswd is None:
             if not _answers(wanted):
                 raise RuntimeError(f"no registry answers at {wanted}")
             self.address = wanted
@@ -86,13 +97,16 @@ class Registry:
             "  delete:\n    enabled: true\n"
             f"http:\n  addr: 127.0.0.1:{port}\n"
         )
+        if self.htpasswd is not None:
+            with cfg.open("a") as f:
+                f.write(f"auth:\n  htpasswd:\n    realm: test\n    path: {self.htpasswd}\n")
         with (root / "registry.log").open("wb") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 binary, "serve", str(cfg), stdout=log, stderr=asyncio.subprocess.STDOUT
             )
         self.address = f"127.0.0.1:{port}"
         for _ in range(100):
-            if _answers(self.address):
+            if _answers(self.address, auth=self.htpasswd is not None):
                 return
             if self.proc.returncode is not None:
                 break

@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import subprocess
 import tempfile
 import urllib.request
+import warnings
 from pathlib import Path
 
 import pytest
@@ -78,3 +80,54 @@ async def remove_local(ref: str) -> None:
         stderr=asyncio.subprocess.DEVNULL,
     )
     await proc.wait()
+
+
+def htpasswd_line(user: str, password: str) -> str:
+    """An htpasswd entry with a bcrypt hash, the only kind Distribution accepts.
+
+    The ``bcrypt`` package when installed, else the C library's bcrypt
+    through the standard ``crypt`` module (libxcrypt on Debian; Python <
+    3.13), else ``htpasswd -B`` (apache2-utils).
+    """
+    hashed = ""
+    try:
+        import bcrypt
+
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    except ImportError:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import crypt
+
+            hashed = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH)) or ""
+        except (ImportError, AttributeError):
+            out = subprocess.run(
+                ["htpasswd", "-nbB", user, password], capture_output=True, text=True
+            )
+            hashed = out.stdout.strip().partition(":")[2] if out.returncode == 0 else ""
+    if not hashed.startswith("$2"):
+        pytest.fail(
+            "cannot make a bcrypt htpasswd entry: install bcrypt (pip) or apache2-utils (apt)"
+        )
+    return f"{user}:{hashed}\n"
+
+
+async def docker_login(config_dir: Path, registry: str, user: str, password: str) -> None:
+    """``docker login`` with the CLI, writing its config.json into ``config_dir``."""
+    proc = await asyncio.create_subprocess_exec(
+        "docker",
+        "--config",
+        str(config_dir),
+        "login",
+        registry,
+        "--username",
+        user,
+        "--password-stdin",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await proc.communicate(password.encode())
+    if proc.returncode != 0:
+        raise AssertionError(f"docker login {registry} failed: {err.decode()}")

@@ -133,6 +133,16 @@ class ObservedObject:
     #: service's current task id); empty for containers
     instance_id: str = ""
 
+    def __getitem__(self, key: str) -> Any:
+        """``obj["Id"]`` (``"ID"``), else the inspect document's key.
+
+        dockerspawner's ``create_object()`` returned docker-py's ``{"Id": ...}``;
+        subclasses that wrap it read the id so.
+        """
+        if key in ("Id", "ID"):
+            return self.id
+        return self.raw[key]
+
 
 @dataclass(frozen=True)
 class Address:

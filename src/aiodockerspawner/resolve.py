@@ -62,11 +62,12 @@ class SpecResolver(HasTraits):
                 number = float(value)
         except (TypeError, ValueError) as e:
             raise InvalidSpec(f"DockerSpawner.{trait}: invalid value {value!r}") from e
-        if number <= 0:
-            raise InvalidSpec(f"DockerSpawner.{trait}: must be positive, got {value!r}")
+        if number < 0:
+            raise InvalidSpec(f"DockerSpawner.{trait}: must not be negative, got {value!r}")
         if function is not None:
             self._set_evaluated(trait, int(number) if kind == "bytes" else number)
-        return number
+        # 0 is no limit, as Docker (and so dockerspawner) reads it; the unset limits read 0
+        return number or None
 
     async def _extra(self, trait: str) -> dict[str, Any]:
         value = await self._evaluate(trait)

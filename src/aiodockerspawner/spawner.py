@@ -420,7 +420,7 @@ class DockerSpawner(
         try:
             try:
                 creating = True
-                obj = await backend.create(spec, self.pull_policy)
+                obj = await self._create_for_start(backend, spec)
                 created = True
                 self.log.info(
                     "Created %s %s (id: %s) from image %s for %s",
@@ -479,7 +479,7 @@ class DockerSpawner(
         """
         existing = await backend.inspect(spec.name)
         if existing is None:
-            return await backend.create(spec, self.pull_policy), True
+            return await self._create_for_start(backend, spec), True
         hub = self._other_hub(existing)
         if hub is not None:
             # never resume, replace or remove what another Hub runs
@@ -513,7 +513,7 @@ class DockerSpawner(
                     elsewhere,
                 )
                 await self._remove_settled(backend, existing.id)
-                return await backend.create(spec, self.pull_policy), True
+                return await self._create_for_start(backend, spec), True
             found = drift.drift(existing, spec)
             if drift.should_recreate(found, self.resume_drift):
                 self.log.warning(
@@ -525,7 +525,7 @@ class DockerSpawner(
                     self.resume_drift,
                 )
                 await self._remove_settled(backend, existing.id)
-                return await backend.create(spec, self.pull_policy), True
+                return await self._create_for_start(backend, spec), True
             if found.any:
                 self.log.warning(
                     "Resuming %s %s for %s although %s (resume_drift=%r)",
@@ -559,7 +559,7 @@ class DockerSpawner(
             existing.id[:7],
         )
         await self._remove_settled(backend, existing.id)
-        return await backend.create(spec, self.pull_policy), True
+        return await self._create_for_start(backend, spec), True
 
     def _other_hub(self, obj: ObservedObject) -> str | None:
         """The other Hub whose id ``obj`` carries, or ``None`` when it is this Hub's.

@@ -21,8 +21,10 @@ from traitlets import (
     CaselessStrEnum,
     Dict,
     Float,
+    TraitError,
     Union,
     default,
+    observe,
     validate,
 )
 from traitlets import (
@@ -36,6 +38,7 @@ from aiodockerspawner.backends import (
     ObjectBackend,
     ServiceBackend,
     TaskSnapshot,
+    dockerpy,
     get_task_snapshot,
     service_backend,
 )
@@ -54,6 +57,16 @@ from aiodockerspawner.spawner import DockerSpawner
 
 #: seconds ``start`` gives up waiting for the task before JupyterHub's start_timeout
 START_DEADLINE_MARGIN = 2.0
+
+
+def _driver_config(driver: str, options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """docker-py's ``DriverConfig(driver, options or None)``: a dict, None without a driver."""
+    if not driver:
+        return None
+    config: dict[str, Any] = {"Name": driver}
+    if options:
+        config["Options"] = {str(k): str(v) for k, v in options.items()}
+    return config
 
 
 def _extra_spec_trait(what: str, engine: str) -> Union:
@@ -172,6 +185,57 @@ class SwarmSpawner(DockerSpawner):
         help="Options for ``volume_driver`` (its ``DriverConfig.Options``).",
     ).tag(config=True)
 
+    mount_driver_config = Dict(
+        allow_none=True,
+        help="""
+        The ``DriverConfig`` of the named-volume mounts: ``{"Name": driver,
+        "Options": {...}}`` (docker-py's ``name``/``options`` keywords work
+        too), or None for Docker's default driver. It follows
+        ``volume_driver`` and ``volume_driver_options`` (reading it gives what
+        dockerspawner's property gives) unless configured itself.
+
+        .. versionchanged:: 0.1
+           Configurable; in dockerspawner a read-only property.
+        """,
+    ).tag(config=True)
+
+    @default("mount_driver_config")
+    def _default_mount_driver_config(self) -> dict[str, Any] | None:
+        return _driver_config(self.volume_driver, self.volume_driver_options)
+
+    @validate("mount_driver_config")
+    def _valid_mount_driver_config(self, proposal: Any) -> dict[str, Any] | None:
+        value = proposal.value
+        if value is None:
+            return None
+        keys = {str(k).lower(): v for k, v in value.items()}
+        unknown = set(keys) - {"name", "options"}
+        if unknown or not isinstance(keys.get("name"), str) or not keys["name"]:
+            raise TraitError(
+                f"mount_driver_config: expected {{'Name': driver, 'Options': {{...}}}}, "
+                f"got {value!r}"
+            )
+        options = keys.get("options") or {}
+        if not isinstance(options, Mapping):
+            raise TraitError(f"mount_driver_config: Options must be a dict, got {options!r}")
+        return _driver_config(keys["name"], options)
+
+    @observe("volume_driver", "volume_driver_options")
+    def _follow_volume_driver(self, change: Any) -> None:
+        """A mount_driver_config derived from the old values follows the new ones."""
+        if not self.trait_has_value("mount_driver_config"):
+            return  # not read yet: its default is computed from the new values
+        old = {
+            "volume_driver": self.volume_driver,
+            "volume_driver_options": self.volume_driver_options,
+            change.name: change.old,
+        }
+        if self.mount_driver_config == _driver_config(
+            old["volume_driver"], old["volume_driver_options"]
+        ):
+            derived = _driver_config(self.volume_driver, self.volume_driver_options)
+            self.set_trait("mount_driver_config", derived)
+
     publish_mode = CaselessStrEnum(
         ["ingress", "host"],
         default_value="ingress",
@@ -251,6 +315,7 @@ class SwarmSpawner(DockerSpawner):
                 self._log_name,
             )
         common = {f.name: getattr(base, f.name) for f in dataclasses.fields(ObjectSpec)}
+        driver = self.mount_driver_config
         return ServiceObjectSpec(
             **common,
             extra_container_spec=await self._extra("extra_container_spec"),
@@ -258,8 +323,10 @@ class SwarmSpawner(DockerSpawner):
             extra_placement_spec=await self._extra("extra_placement_spec"),
             extra_task_spec=await self._extra("extra_task_spec"),
             extra_endpoint_spec=await self._extra("extra_endpoint_spec"),
-            volume_driver=self.volume_driver,
-            volume_driver_options={str(k): str(v) for k, v in self.volume_driver_options.items()},
+            volume_driver=str(driver["Name"]) if driver else "",
+            volume_driver_options={
+                str(k): str(v) for k, v in ((driver or {}).get("Options") or {}).items()
+            },
             stop_grace_period=self.stop_grace_period,
             publish_mode=self.publish_mode.lower(),
             secret_files=dict(self._cert_files),
@@ -312,6 +379,38 @@ class SwarmSpawner(DockerSpawner):
             await super()._discard(backend, name)
         finally:
             await asyncio.shield(self._remove_secrets())
+
+    # -- dockerspawner's task lookup ----------------------------------------------
+
+    async def get_task(self) -> dict[str, Any] | None:
+        """The service's task, as dockerspawner's ``get_task()``: the Engine's task JSON.
+
+        The running task (the one whose desired state is running), else the
+        newest of any state; None when the service or its tasks are gone.
+        More than one running task raises ``RuntimeError``, as in
+        dockerspawner. Requests go through :meth:`docker` (``tasks``), so a
+        subclass that overrides ``docker()`` sees them.
+        """
+        if await self.get_object() is None:
+            return None
+        service = self.service_name
+        try:
+            tasks = await self.docker(
+                "tasks", filters={"service": service, "desired-state": "running"}
+            )
+            if len(tasks) > 1:
+                raise RuntimeError(
+                    f"Found more than one running notebook task for service {service!r}"
+                )
+            if not tasks:
+                tasks = await self.docker("tasks", filters={"service": service})
+        except dockerpy.NotFound:
+            self.log.info("Task for service %r is gone", service)
+            return None
+        if not tasks:
+            return None
+        newest = max(tasks, key=lambda t: str(t.get("CreatedAt") or ""))
+        return dict(newest)
 
     # -- poll --------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from traitlets import Bool, CaselessStrEnum, HasTraits, Int, Unicode
+from traitlets import Bool, HasTraits, Int, TraitError, Unicode, validate
 
 from aiodockerspawner.errors import InvalidSpec
 from aiodockerspawner.model import ObjectSpec, VolumeBind
@@ -33,6 +33,9 @@ from aiodockerspawner.swarm import SwarmSpawner
 
 #: seconds a ``getent passwd`` lookup may take
 LOOKUP_TIMEOUT = 10.0
+
+#: the bind propagations Docker accepts; "" sends none (Docker's rprivate)
+_PROPAGATIONS = ("rprivate", "private", "rshared", "shared", "rslave", "slave", "")
 
 
 @dataclass(frozen=True)
@@ -164,15 +167,30 @@ class SystemUserMixin(_MixinBase):
         """,
     ).tag(config=True)
 
-    homedir_bind_propagation = CaselessStrEnum(
-        ["rprivate", "private", "rshared", "shared", "rslave", "slave"],
-        default_value="rprivate",
+    homedir_bind_propagation = Unicode(
+        "rprivate",
         help="""
-        Mount propagation of the home directory bind mount. Docker's own
-        default is ``rprivate``; ``rslave`` or ``rshared`` let mounts made on
-        the host under the home directory appear in a running container.
+        Mount propagation of the home directory bind mount: ``rprivate``,
+        ``private``, ``rshared``, ``shared``, ``rslave`` or ``slave`` (any
+        case). Docker's own default is ``rprivate``; ``rslave`` or ``rshared``
+        let mounts made on the host under the home directory appear in a
+        running container. ``""`` (dockerspawner 14's default) sends no
+        propagation option, which Docker reads as ``rprivate``.
+
+        .. versionchanged:: 0.1
+           A value Docker would refuse at create is refused when it is set.
         """,
     ).tag(config=True)
+
+    @validate("homedir_bind_propagation")
+    def _valid_propagation(self, proposal: Any) -> str:
+        value = str(proposal.value).lower()
+        if value not in _PROPAGATIONS:
+            raise TraitError(
+                f"homedir_bind_propagation: {proposal.value!r} is not one of "
+                f"{', '.join(repr(p) for p in _PROPAGATIONS)}"
+            )
+        return value
 
     run_as_root = Bool(
         False,
@@ -238,7 +256,7 @@ class SystemUserMixin(_MixinBase):
             source=self.host_homedir,
             target=self.homedir,
             mode="rw",
-            propagation=self.homedir_bind_propagation.lower(),
+            propagation=self.homedir_bind_propagation or None,
         )
 
     @property

@@ -90,6 +90,10 @@ async def test_start_poll_stop(tiny_image: str) -> None:
         mine = [m for m in said if m.startswith(f"Service {spawner.object_name}: task ")]
         assert mine and mine[-1].startswith(f"Service {spawner.object_name}: task running")
         assert len(mine) >= 2, said  # it was seen on its way, not only at the end
+        # dockerspawner's get_task(): the running task, as the Engine's JSON
+        task = await spawner.get_task()
+        assert task is not None and task["Status"]["State"] == "running"
+        assert task["ServiceID"] == spawner.service_id
     finally:
         began = time.monotonic()
         await spawner.stop()
@@ -100,6 +104,7 @@ async def test_start_poll_stop(tiny_image: str) -> None:
     assert await task_containers(spawner.object_name) == []
     assert spawner.get_state() == {}
     assert await spawner.poll() == 0
+    assert await spawner.get_task() is None  # no service, as in dockerspawner
 
 
 async def test_limits_and_reservations_reach_the_task(tiny_image: str) -> None:

@@ -85,7 +85,11 @@ async def test_the_next_start_begins_from_the_configuration() -> None:
     spawner = spawner_with(environment={"GLOBAL": "1"})
     await apply(spawner, {"profile": "big"})
     await apply(spawner, {"profile": "small"})
-    assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == ("configured:1", G, None)
+    assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == (
+        "configured:1",
+        G,
+        0.0,
+    )  # unset reads 0.0, as in dockerspawner
     assert spawner.environment == {"GLOBAL": "1"}
 
 
@@ -118,7 +122,11 @@ async def test_refusals_are_400_and_change_nothing(
         await apply(spawner, user_options)
     assert info.value.status_code == 400
     assert message in str(info.value.log_message)
-    assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == ("configured:1", None, None)
+    assert (spawner.image, spawner.mem_limit, spawner.cpu_limit) == (
+        "configured:1",
+        0,
+        0.0,
+    )  # unset, as dockerspawner reads it
 
 
 async def test_groups_decide_who_may_request_a_profile() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -42,7 +43,10 @@ def test_pull_params_default_to_latest() -> None:
     assert pull_params("busybox@sha256:abc") == {"fromImage": "busybox@sha256:abc"}
 
 
-def test_find_credentials_most_specific_wins() -> None:
+def test_find_credentials_most_specific_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path))  # no `docker login` config here
     table = {
         "ghcr.io": {"username": "host"},
         "ghcr.io/team/nb": {"username": "repo"},

@@ -80,3 +80,23 @@ async def test_a_callable_that_fails_when_set_is_reported_at_start_with_its_name
     spawner.user_options = {"size": "lots"}
     with pytest.raises(InvalidSpec, match="mem_limit"):
         await spawner.build_spec()
+
+
+def test_unset_limits_read_back_as_dockerspawners() -> None:
+    """dockerspawner 14 reads back 0 and 0.0 when unset (its Union takes the ByteSpecification's
+    and the Float's default); hooks that compare or multiply the value see the same numbers."""
+    spawner = make_spawner()
+    assert spawner.mem_limit == 0 and isinstance(spawner.mem_limit, int)
+    assert spawner.cpu_limit == 0.0 and isinstance(spawner.cpu_limit, float)
+    # the guarantees are JupyterHub's base Spawner's, None, in dockerspawner too
+    assert spawner.mem_guarantee is None and spawner.cpu_guarantee is None
+
+
+@pytest.mark.parametrize("setting", ["mem_limit", "cpu_limit"])
+async def test_zero_is_no_limit_as_in_dockerspawner(setting: str) -> None:
+    """0 (the unset value, or configured) sets no limit, as Docker's 0 means for dockerspawner."""
+    for spawner in (make_spawner(), make_spawner(**{setting: 0})):
+        spec = await spawner.build_spec()
+        assert getattr(spec, setting) is None
+    with pytest.raises(InvalidSpec, match=f"{setting}: must not be negative"):
+        await make_spawner(**{setting: -1}).build_spec()

@@ -6,10 +6,11 @@ import logging
 from typing import Any
 
 import pytest
+import traitlets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiodockerspawner import SwarmSpawner
+from aiodockerspawner import SwarmSpawner, dockerpy
 from aiodockerspawner.backends.service.backend import (
     ServiceBackend,
     current_task,
@@ -480,3 +481,107 @@ def test_forced_update_spec_only_raises_force_update() -> None:
     again = forced_update_spec({"Spec": first})
     assert again["TaskTemplate"]["ForceUpdate"] == 2
     assert forced_update_spec({})["TaskTemplate"] == {"ForceUpdate": 1}
+
+
+# --- dockerspawner's SwarmSpawner API: get_task(), mount_driver_config -------------------
+
+
+def _tasks_answering(spawner: SwarmSpawner, answers: list[Any]) -> list[dict[str, Any]]:
+    """Replace ``docker()`` (as dockerspawner's tests do): each call takes the next answer."""
+    calls: list[dict[str, Any]] = []
+
+    async def docker(method: str, *args: Any, **kwargs: Any) -> Any:
+        calls.append({"method": method, **kwargs})
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def get_object() -> dict[str, Any]:
+        return {"ID": "svc"}
+
+    spawner.docker = docker  # type: ignore[method-assign]
+    spawner.get_object = get_object  # type: ignore[method-assign]
+    return calls
+
+
+async def test_get_task_returns_the_running_task_as_dockerspawner() -> None:
+    spawner = make_spawner(SwarmSpawner)
+    running = task("running")
+    calls = _tasks_answering(spawner, [[running]])
+    assert await spawner.get_task() == running
+    assert calls == [
+        {
+            "method": "tasks",
+            "filters": {"service": spawner.service_name, "desired-state": "running"},
+        }
+    ]
+
+
+async def test_get_task_falls_back_to_any_task_then_none() -> None:
+    spawner = make_spawner(SwarmSpawner)
+    old = task("failed", desired="shutdown", created="2024-01-01T00:00:00Z")
+    new = task("rejected", desired="shutdown", created="2024-01-01T00:00:09Z")
+    calls = _tasks_answering(spawner, [[], [old, new]])
+    assert await spawner.get_task() == new
+    assert calls[1]["filters"] == {"service": spawner.service_name}
+    _tasks_answering(spawner, [[], []])
+    assert await spawner.get_task() is None
+
+
+async def test_get_task_without_a_service_or_on_404_is_none() -> None:
+    spawner = make_spawner(SwarmSpawner)
+    _tasks_answering(spawner, [dockerpy.api_error(404, "service not found", "/tasks")])
+    assert await spawner.get_task() is None
+
+    async def no_service() -> None:
+        return None
+
+    spawner.get_object = no_service  # type: ignore[method-assign]
+    assert await spawner.get_task() is None
+
+
+async def test_get_task_refuses_two_running_tasks() -> None:
+    spawner = make_spawner(SwarmSpawner)
+    _tasks_answering(spawner, [[task("running"), task("running", created="x")]])
+    with pytest.raises(RuntimeError, match="more than one running"):
+        await spawner.get_task()
+
+
+def test_mount_driver_config_reads_as_dockerspawners() -> None:
+    """docker-py's DriverConfig is a dict: {"Name": ..., "Options": ...} (Options when given)."""
+    assert make_spawner(SwarmSpawner).mount_driver_config is None
+    spawner = make_spawner(SwarmSpawner, volume_driver="nfs")
+    assert spawner.mount_driver_config == {"Name": "nfs"}
+    spawner.volume_driver_options = {"addr": "10.0.0.1"}
+    assert spawner.mount_driver_config == {"Name": "nfs", "Options": {"addr": "10.0.0.1"}}
+    spawner.volume_driver = ""
+    assert spawner.mount_driver_config is None
+
+
+async def test_mount_driver_config_is_configurable_and_applied() -> None:
+    spawner = make_spawner(
+        SwarmSpawner,
+        user="alice",
+        volumes={"nb-{username}": "/home/jovyan", "/srv/data": "/data"},
+        volume_driver="local",
+        mount_driver_config={"Name": "nfs", "Options": {"addr": "10.0.0.1"}},
+    )
+    assert spawner.mount_driver_config == {"Name": "nfs", "Options": {"addr": "10.0.0.1"}}
+    spawner.volume_driver = "other"  # a configured value is not replaced
+    assert spawner.mount_driver_config["Name"] == "nfs"
+    mounts = service_create_body(await spawner.build_spec())["TaskTemplate"]["ContainerSpec"][
+        "Mounts"
+    ]
+    by_target = {m["Target"]: m for m in mounts}
+    assert by_target["/home/jovyan"]["VolumeOptions"] == {
+        "DriverConfig": {"Name": "nfs", "Options": {"addr": "10.0.0.1"}}
+    }
+    assert "VolumeOptions" not in by_target["/data"]  # a host path stays a bind mount
+
+
+def test_mount_driver_config_takes_docker_py_keywords_and_refuses_nonsense() -> None:
+    spawner = make_spawner(SwarmSpawner, mount_driver_config={"name": "nfs", "options": {"a": 1}})
+    assert spawner.mount_driver_config == {"Name": "nfs", "Options": {"a": "1"}}
+    with pytest.raises(traitlets.TraitError, match="mount_driver_config"):
+        make_spawner(SwarmSpawner, mount_driver_config={"Options": {}})

@@ -7,6 +7,7 @@ import pwd
 from typing import Any
 
 import pytest
+import traitlets
 
 from aiodockerspawner import SystemUserSpawner, SystemUserSwarmSpawner
 from aiodockerspawner.backends.container.body import container_create_body
@@ -187,3 +188,22 @@ async def test_swarm_variant_mounts_the_home_and_sets_user() -> None:
     } in container["Mounts"]
     assert "NB_UID=1234" in container["Env"]
     assert body["Labels"]["x"] == "y"
+
+
+@pytest.mark.parametrize("value", ["", "rslave", "RPRIVATE"])
+async def test_homedir_bind_propagation_accepts_what_dockerspawner_14_accepts(value: str) -> None:
+    """dockerspawner 14 defaults to "" (no propagation option: Docker's own rprivate)."""
+    sp = spawner(user_id=1, group_id=1, homedir_bind_propagation=value)
+    spec = await sp.build_spec()
+    home = spec.binds[-1]
+    assert home.propagation == (value.lower() or None)
+    bind = container_create_body(spec)["HostConfig"]["Binds"][-1]
+    expected = "/home/alice:/home/alice:rw" + (f",{value.lower()}" if value else "")
+    assert bind == expected
+    if not value:
+        assert "propagation" not in sp.volume_binds["/home/alice"]
+
+
+def test_homedir_bind_propagation_refuses_what_docker_would_refuse() -> None:
+    with pytest.raises(traitlets.TraitError, match="homedir_bind_propagation: 'sideways'"):
+        spawner(homedir_bind_propagation="sideways")

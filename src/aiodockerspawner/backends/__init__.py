@@ -8,13 +8,14 @@ Docker-shaped (Engine JSON, aiodocker, the events stream, pulls) stays below.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from aiodockerspawner.backends.base import ObjectBackend
 from aiodockerspawner.backends.container.backend import ContainerBackend
 from aiodockerspawner.backends.container.observe import ContainerSource
 from aiodockerspawner.backends.container.sweep import OrphanSweeper, get_sweeper, stop_sweepers
+from aiodockerspawner.backends.docker import dockerpy
 from aiodockerspawner.backends.docker.client import (
     DockerClient,
     Endpoint,
@@ -74,6 +75,8 @@ __all__ = [
     "close_all",
     "container_backend",
     "daemon_generic_resources",
+    "docker_py_call",
+    "dockerpy",
     "find_credentials",
     "get_sweeper",
     "get_task_snapshot",
@@ -111,6 +114,19 @@ async def hub_containers(endpoint: Endpoint, hub_id: str) -> list[ObservedObject
 async def daemon_generic_resources(endpoint: Endpoint) -> list[Mapping[str, Any]]:
     """The generic resources (e.g. GPUs) the daemon at ``endpoint`` advertises."""
     return await generic_resources(shared_client(endpoint))
+
+
+def docker_py_call(
+    client: DockerClient, method: str, *args: Any, **kwargs: Any
+) -> Coroutine[Any, Any, Any]:
+    """docker-py's ``APIClient.<method>(*args, **kwargs)`` on ``client``, to be awaited.
+
+    The request is built (and its arguments checked) now, so an unknown method
+    or a bad argument raises here; the coroutine sends it and returns
+    docker-py's shape of the answer (:mod:`aiodockerspawner.backends.docker.dockerpy`).
+    """
+    request = dockerpy.build(method, *args, **kwargs)
+    return dockerpy.send(client, request, name=method)
 
 
 async def close_all() -> None:

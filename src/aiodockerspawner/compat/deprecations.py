@@ -123,7 +123,7 @@ class DeprecatedTraits(HasTraits):
     ).tag(config=True)
     image_whitelist = Union(
         [AnyTrait(), Dict(), List()],
-        default_value={},
+        default_value=None,
         help="Deprecated since dockerspawner 12.0: use ``allowed_images``.",
     ).tag(config=True)
 

@@ -11,18 +11,28 @@ own JSON, never docker-py objects.
 ``self``, so overriding those two changes how a server is started, as in
 dockerspawner. The other hooks are helpers: ``start()`` drives the backend
 directly, to keep its single create request and its cleanup on cancellation.
+
+:meth:`docker` is dockerspawner's door to docker-py's low-level API
+(``await self.docker("inspect_container", self.container_id)``); here it runs
+on the Hub's shared aiodocker client (:mod:`aiodockerspawner.backends.docker.dockerpy`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from traitlets import HasTraits
 
+from aiodockerspawner.backends import docker_py_call
 from aiodockerspawner.core import naming, options
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.model import ObservedObject, VolumeBind, binds_as_dockerspawner_dict
+
+if TYPE_CHECKING:
+    from aiodockerspawner.backends import ObjectBackend, ObjectSpec
 
 __all__ = ["ObjectAPI"]
 
@@ -140,7 +150,47 @@ class ObjectAPI(HasTraits):
             self._checked_path(template, str(naming.render_templates(template, ns)), where)
         return [dict(naming.render_templates(dict(m), ns)) for m in self.mounts]
 
+    # -- docker-py's low-level API ----------------------------------------------
+
+    def docker(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """docker-py's ``APIClient.<method>(*args, **kwargs)``, as a future.
+
+        As in dockerspawner the result is an asyncio future (``await`` it, or
+        pass it to ``asyncio.wrap_future``) and the return value has docker-py's
+        shape. It runs on the shared aiodocker client, without a thread. An
+        unknown method or a bad argument raises at once; Docker's errors come
+        through the future as docker-py's (``NotFound``, ``APIError`` with
+        ``status_code``; see :mod:`aiodockerspawner.backends.docker.dockerpy`).
+        """
+        call = docker_py_call(self.client, method, *args, **kwargs)
+        loop = asyncio.get_running_loop()
+        return loop.create_task(call, name=f"docker({method!r})")
+
     # -- image ------------------------------------------------------------------
+
+    def _get_allowed_images(self) -> dict[str, str] | str | None:
+        """``allowed_images`` evaluated for this spawner: a dict, ``"*"`` or None.
+
+        dockerspawner's helper, for subclasses and hooks: a callable is called
+        with the spawner and a list becomes ``{image: image}``. An async
+        callable cannot be evaluated here; use ``await check_allowed(...)``.
+        """
+        value = self.allowed_images
+        if callable(value):
+            result = value(self)
+            if inspect.isawaitable(result):
+                if inspect.iscoroutine(result):
+                    result.close()
+                raise TypeError(
+                    "allowed_images is an async callable: _get_allowed_images() cannot "
+                    "evaluate it; await check_allowed(image) instead"
+                )
+            value = result
+        allowed: dict[str, str] | str | None = options.normalize_allowed_images(value)
+        return allowed
+
+    #: dockerspawner's pre-12 escaping (``escape = "legacy"``), as a static method
+    _legacy_escape = staticmethod(naming.escape_legacy)
 
     async def check_allowed(self, image: str) -> str:
         """The image to run for the user's choice ``image``; HTTP 400 if not allowed."""
@@ -171,8 +221,51 @@ class ObjectAPI(HasTraits):
         return dict(obj.raw)
 
     async def create_object(self) -> ObservedObject:
-        """Create (not start) the object from the current configuration."""
-        obj: ObservedObject = await self.backend.create(await self.build_spec(), self.pull_policy)
+        """Create (not start) the object from the current configuration.
+
+        ``start()`` creates through this method, as dockerspawner's does, so a
+        subclass that overrides it (calling ``super().create_object()`` or
+        creating the object itself through :meth:`docker`) is honoured. During
+        a start it creates that start's spec; called on its own it resolves
+        the configuration first. The result reads like docker-py's answer too
+        (``obj["Id"]``).
+        """
+        pinned = self._start_create
+        if pinned is not None:
+            backend, spec = pinned
+        else:
+            backend, spec = self.backend, await self.build_spec()
+        obj: ObservedObject = await backend.create(spec, self.pull_policy)
+        self.object_id = obj.id
+        return obj
+
+    #: the backend and spec of the create a start is making (see create_object)
+    _start_create: tuple[ObjectBackend, ObjectSpec] | None = None
+
+    async def _create_for_start(self, backend: ObjectBackend, spec: ObjectSpec) -> ObservedObject:
+        """A start's create, through ``self.create_object()``; its result as an ObservedObject.
+
+        An overridden ``create_object()`` may return docker-py's answer
+        (``{"Id": ...}``, ``{"ID": ...}`` for a service) or nothing (it set
+        ``object_id``): the object is then inspected.
+        """
+        self._start_create = (backend, spec)
+        try:
+            result = await self.create_object()
+        finally:
+            self._start_create = None
+        if isinstance(result, ObservedObject):
+            return result
+        found = (result.get("Id") or result.get("ID")) if isinstance(result, Mapping) else None
+        target = str(found or self.object_id or "")
+        obj = await backend.inspect(target) if target else None
+        if obj is None:
+            raise DockerOperationError(
+                f"create {self.object_type}",
+                spec.name,
+                500,
+                f"create_object() returned {result!r}, which names no existing {self.object_type}",
+            )
         self.object_id = obj.id
         return obj
 
@@ -188,6 +281,25 @@ class ObjectAPI(HasTraits):
     async def start_object(self) -> None:
         """Start the created (or stopped) object."""
         self._last_started = await self.backend.start(await self._current_object())
+
+    async def remove_object(self) -> None:
+        """Remove the object (a container with its anonymous volumes); gone is success."""
+        target = self.object_id or self.object_name
+        self.log.info("Removing %s %s for %s", self.object_type, target, self._log_name)
+        await self.backend.remove(target)
+
+    def get_network_ip(self, network_settings: Mapping[str, Any]) -> str:
+        """The IP address on ``network_name`` in an inspect's ``NetworkSettings``."""
+        networks = network_settings.get("Networks") or {}
+        if self.network_name not in networks:
+            raise DockerOperationError(
+                "find address of",
+                str(self.object_name),
+                404,
+                f"Unknown docker network {self.network_name!r}. "
+                "Did you create it with `docker network create <name>`?",
+            )
+        return str(networks[self.network_name]["IPAddress"])
 
     async def stop_object(self) -> None:
         """Stop the object, allowing ``stop_grace_period`` before SIGKILL."""

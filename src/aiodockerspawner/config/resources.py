@@ -37,13 +37,15 @@ class ResourceConfig(HasTraits):
     mem_limit = Union(
         [CallableTrait(), ByteSpecification()],
         allow_none=True,
-        default_value=None,
+        default_value=0,
         help="""
         Memory limit (``HostConfig.Memory``): bytes, a string such as ``"2G"``,
         or a callable ``f(spawner)``. A callable is evaluated when it is set
         (reading the setting then gives bytes, as with dockerspawner) and
         again at each start, where it may be async and may read
         ``user_options``; after a start the setting holds that start's value.
+        Unset it reads ``0``, as in dockerspawner; ``0`` and ``None`` mean no
+        limit.
         """,
     ).tag(config=True)
 
@@ -64,11 +66,12 @@ class ResourceConfig(HasTraits):
     cpu_limit = Union(
         [CallableTrait(), Float()],
         allow_none=True,
-        default_value=None,
+        default_value=0.0,
         help="""
         CPU limit in cores, enforced as ``CpuQuota`` over a ``CpuPeriod`` of
         100 ms (the period can be overridden in ``extra_host_config``); may
-        be a callable, evaluated like ``mem_limit``'s.
+        be a callable, evaluated like ``mem_limit``'s. Unset it reads ``0.0``,
+        as in dockerspawner; ``0`` and ``None`` mean no limit.
         """,
     ).tag(config=True)
 

@@ -13,6 +13,11 @@
 - Credentials are sent as ``X-Registry-Auth`` (URL-safe base64 of a JSON
   object with ``username``/``password`` or ``identitytoken`` and
   ``serveraddress``).
+- When ``registry_credentials`` has no entry for an image, the Docker client
+  configuration is read as docker-py reads it (``$DOCKER_CONFIG/config.json``
+  or ``~/.docker/config.json``, the ``auths`` that ``docker login`` writes).
+  Credential helpers (``credsStore``, ``credHelpers``) are not run; a failed
+  pull names the helper that would have applied.
 - The stream's per-layer byte counts are turned into one percentage
   (:class:`PullTracker`) and reported to every waiting start, at most every
   ``progress_interval`` seconds.
@@ -27,6 +32,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,12 +74,17 @@ def pull_params(image: str) -> dict[str, str]:
     return {"fromImage": image, "tag": "latest"}
 
 
-def find_credentials(table: Mapping[str, Any], image: str) -> Credentials | None:
-    """Credentials for ``image`` from a config dict.
+def find_credentials(
+    table: Mapping[str, Any], image: str, *, docker_config: bool = True
+) -> Credentials | None:
+    """Credentials for ``image`` from a config dict, else from the Docker client config.
 
     Keys are tried from the most to the least specific: the exact image
     reference, the repository without its tag (``registry/org/name``), then
     the registry host (``ghcr.io``; ``docker.io`` for Docker Hub images).
+    When none matches (an empty table included) and ``docker_config`` is
+    true, the ``auths`` of the Docker client config answer, as docker-py's
+    would (:func:`docker_config_credentials`).
     """
     registry, repository, _ = split_image(image)
     full_repository = repository if registry == DOCKER_HUB else f"{registry}/{repository}"
@@ -81,7 +92,162 @@ def find_credentials(table: Mapping[str, Any], image: str) -> Credentials | None
         value = table.get(key)
         if value:
             return dict(value)
+    if docker_config:
+        return docker_config_credentials(image)
     return None
+
+
+# -- the Docker client config (what `docker login` writes) -------------------------
+
+#: the host names Docker Hub is known by in config files
+_DOCKER_HUB_NAMES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+
+
+@dataclass(frozen=True)
+class DockerClientConfig:
+    """The registry part of a Docker client ``config.json``."""
+
+    path: str
+    auths: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    creds_store: str = ""
+    cred_helpers: Mapping[str, str] = field(default_factory=dict)
+
+
+def registry_host(key: str) -> str:
+    """A config key (``https://index.docker.io/v1/``, ``ghcr.io``) as the registry it means.
+
+    The scheme and any path are dropped, as the Docker CLI and docker-py do,
+    and Docker Hub's names all become ``docker.io``.
+    """
+    host = key.strip()
+    for scheme in ("http://", "https://"):
+        if host.startswith(scheme):
+            host = host[len(scheme) :]
+    host = host.split("/", 1)[0]
+    return DOCKER_HUB if host in _DOCKER_HUB_NAMES else host
+
+
+def parse_docker_config(data: Any, path: str) -> DockerClientConfig:
+    """The registry settings of a parsed ``config.json`` (pure)."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: not a JSON object")
+    auths = data.get("auths") or {}
+    helpers = data.get("credHelpers") or {}
+    if not isinstance(auths, Mapping) or not isinstance(helpers, Mapping):
+        raise ValueError(f"{path}: 'auths' and 'credHelpers' must be objects")
+    return DockerClientConfig(
+        path=path,
+        auths={str(k): dict(v) for k, v in auths.items() if isinstance(v, Mapping)},
+        creds_store=str(data.get("credsStore") or ""),
+        cred_helpers={str(k): str(v) for k, v in helpers.items()},
+    )
+
+
+def config_credentials(config: DockerClientConfig, image: str) -> Credentials | None:
+    """The ``auths`` entry for ``image``'s registry, as ``registry_credentials`` values (pure).
+
+    An entry matches when its key names the image's registry, whatever the
+    scheme or path (``https://index.docker.io/v1/`` for Docker Hub). It may
+    hold an ``identitytoken``, an ``auth`` (base64 ``user:password``) or a
+    ``username`` and ``password``; an empty entry (``docker login`` with a
+    credential helper writes those) is no credentials.
+    """
+    registry, _, _ = split_image(image)
+    matches = [key for key in config.auths if registry_host(key) == registry]
+    # an exact key first, as docker-py does
+    matches.sort(key=lambda key: key.strip() != registry)
+    for key in matches:
+        entry = config.auths[key]
+        if entry.get("identitytoken"):
+            return {"identitytoken": str(entry["identitytoken"]), "serveraddress": key}
+        if entry.get("auth"):
+            decoded = base64.b64decode(str(entry["auth"])).decode()
+            username, sep, password = decoded.partition(":")
+            if not sep:
+                raise ValueError(f"{config.path}: the 'auth' of {key!r} is not user:password")
+            return {"username": username, "password": password, "serveraddress": key}
+        if entry.get("username") and entry.get("password"):
+            return {
+                "username": str(entry["username"]),
+                "password": str(entry["password"]),
+                "serveraddress": key,
+            }
+    return None
+
+
+def credential_helper(config: DockerClientConfig, image: str) -> str:
+    """The credential helper (``docker-credential-<name>``) the config names for ``image``."""
+    registry, _, _ = split_image(image)
+    for key, name in config.cred_helpers.items():
+        if registry_host(key) == registry and name:
+            return f"docker-credential-{name}"
+    return f"docker-credential-{config.creds_store}" if config.creds_store else ""
+
+
+def docker_config_path(environ: Mapping[str, str] | None = None) -> str:
+    """``$DOCKER_CONFIG/config.json``, else ``~/.docker/config.json`` (docker-py's order)."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_CONFIG"):
+        return os.path.join(environ["DOCKER_CONFIG"], "config.json")
+    return os.path.join(os.path.expanduser("~"), ".docker", "config.json")
+
+
+#: path -> ((mtime_ns, size, inode), parsed config or None)
+_config_cache: dict[str, tuple[tuple[int, int, int], DockerClientConfig | None]] = {}
+
+
+def load_docker_config(path: str | None = None) -> DockerClientConfig | None:
+    """The Docker client config, or None when there is none (or it is unreadable).
+
+    The file is small and local; it is read again only when its ``stat``
+    changes, so a pull costs one ``stat`` on the loop. A broken file is
+    logged once per change and treated as absent.
+    """
+    path = path or docker_config_path()
+    try:
+        st = os.stat(path)
+    except OSError:
+        _config_cache.pop(path, None)
+        return None
+    key = (st.st_mtime_ns, st.st_size, st.st_ino)
+    cached = _config_cache.get(path)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    config: DockerClientConfig | None
+    try:
+        with open(path, encoding="utf-8") as f:
+            config = parse_docker_config(json.load(f), path)
+    except (OSError, ValueError) as e:
+        log.warning("Ignoring the Docker client config %s: %s", path, e)
+        config = None
+    _config_cache[path] = (key, config)
+    return config
+
+
+def docker_config_credentials(image: str, path: str | None = None) -> Credentials | None:
+    """Credentials for ``image`` from the Docker client config's ``auths``, if any."""
+    config = load_docker_config(path)
+    if config is None:
+        return None
+    try:
+        return config_credentials(config, image)
+    except ValueError as e:
+        log.warning("Ignoring the Docker client config: %s", e)
+        return None
+
+
+def helper_note(image: str, path: str | None = None) -> str:
+    """What to add to a failed anonymous pull when a credential helper would have applied."""
+    config = load_docker_config(path)
+    helper = credential_helper(config, image) if config is not None else ""
+    if config is None or not helper:
+        return ""
+    return (
+        f"the Docker client config {config.path} leaves the credentials "
+        f"for this registry to the credential helper {helper}, which aiodockerspawner does "
+        "not run: set DockerSpawner.registry_credentials, or put the login in the config's "
+        "'auths'"
+    )
 
 
 def registry_auth_header(credentials: Credentials, image: str) -> str:
@@ -290,6 +456,11 @@ async def pull(docker: aiodocker.Docker, image: str, options: PullOptions | None
         waiter.report(progress.PULL, job.tracker.summary(), job.tracker.fraction)
     try:
         await asyncio.shield(job.task)
+    except ImageNotAvailable as e:
+        note = "" if header else helper_note(image)
+        if not note:
+            raise
+        raise ImageNotAvailable(e.operation, e.target, e.status, f"{e.message} ({note})") from e
     finally:
         if waiter is not None and waiter in job.waiters:
             job.waiters.remove(waiter)
