@@ -169,7 +169,7 @@ def test_the_pending_page_shows_the_pull_rising_then_opens_the_server(
             # mid-pull, with the event log opened as a curious user would
             if percent is not None and 30 <= percent < 90 and not shot.exists():
                 driver.find_element(By.CSS_SELECTOR, "#progress-details summary").click()
-                driver.set_window_size(1000, 600)
+                driver.set_window_size(1000, 760)
                 driver.save_screenshot(str(shot))
             return f"/user/{name}/" in url and bool(marker)
 
