@@ -14,10 +14,13 @@ from pathlib import Path
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.e2e.conftest import start_hub
 
-__all__ = ["browser", "browser_without_js", "launch", "start_hub"]
+__all__ = ["browser", "browser_without_js", "launch", "log_in", "start_hub"]
 
 CHROMEDRIVER = "/usr/bin/chromedriver"
 
@@ -48,6 +51,15 @@ def launch(profile_dir: Path, *, javascript: bool = True) -> webdriver.Chrome:
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
     driver.set_page_load_timeout(60)
     return driver
+
+
+def log_in(browser: webdriver.Chrome, url: str, name: str) -> None:
+    """Log ``name`` in through the Hub's login form (the dummy authenticator takes any password)."""
+    browser.get(f"{url}/hub/login")
+    browser.find_element(By.ID, "username_input").send_keys(name)
+    browser.find_element(By.ID, "password_input").send_keys("any")
+    browser.find_element(By.ID, "login_submit").click()
+    WebDriverWait(browser, 30).until(expected_conditions.url_contains("/hub/"))
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.browser.conftest import log_in
 from tests.e2e.conftest import HubFactory, RunningHub
 from tests.e2e.test_profiles_hub import created
 from tests.faults.servers import READY_MARKER, tiny_hub_config, wait_ready, wait_stopped
@@ -89,14 +90,6 @@ def profiles(big_image: str) -> str:
         ]
         """
     )
-
-
-def log_in(browser: webdriver.Chrome, url: str, name: str) -> None:
-    browser.get(f"{url}/hub/login")
-    browser.find_element(By.ID, "username_input").send_keys(name)
-    browser.find_element(By.ID, "password_input").send_keys("any")
-    browser.find_element(By.ID, "login_submit").click()
-    WebDriverWait(browser, 30).until(expected_conditions.url_contains("/hub/"))
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -90,6 +91,9 @@ async def test_progress_of_a_real_pull_then_the_start(missing: str, proxy: Docke
     assert len(set(pulled)) >= 3, first
     assert all(2 <= p <= 50 for p in pulled)
     messages = [e["message"] for e in first]
+    # the page's event log lists each message once, not the same line twice in a row
+    repeated = [a for a, b in itertools.pairwise(messages) if a == b]
+    assert not repeated, messages
     tail = [m.split(" ")[0] for m in messages[messages.index(f"Pulled image {missing}") :]]
     assert tail == ["Pulled", "Created", "Starting", spawner.object_name, "Server"], messages
     assert percents[-1] == 95

@@ -453,7 +453,12 @@ async def pull(docker: aiodocker.Docker, image: str, options: PullOptions | None
     waiter = progress.current()
     if waiter is not None:
         job.waiters.append(waiter)
-        waiter.report(progress.PULL, job.tracker.summary(), job.tracker.fraction)
+        summary = job.tracker.summary()
+        if not job.last_message:
+            # nothing broadcast yet: every waiter has this line, so the stream's
+            # first event (no layers known) must not send it again
+            job.last_message = summary
+        waiter.report(progress.PULL, summary, job.tracker.fraction)
     try:
         await asyncio.shield(job.task)
     except ImageNotAvailable as e:
