@@ -21,10 +21,13 @@ The scan parses every module of ``src/`` and reports:
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import aiodocker
 import pytest
+import tomllib
+from packaging.requirements import Requirement
 
 PACKAGE = Path(__file__).resolve().parents[2] / "src" / "aiodockerspawner"
 
@@ -192,3 +195,41 @@ def test_no_private_aiodocker_api_in_the_package() -> None:
     for path in sorted(PACKAGE.rglob("*.py")):
         found += private_uses(path.read_text(), str(path.relative_to(PACKAGE)))
     assert found == []
+
+
+# -- the supported range, and the CI session that tests its lower end -------------
+
+ROOT = PACKAGE.parents[1]
+
+
+def aiodocker_requirement() -> Requirement:
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    (found,) = [r for r in map(Requirement, dependencies) if r.name == "aiodocker"]
+    return found
+
+
+def noxfile_function(name: str) -> ast.FunctionDef:
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    return next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+
+
+def test_the_installed_aiodocker_is_in_the_supported_range() -> None:
+    """Whichever end a session installs, it is one the package declares."""
+    assert aiodocker_requirement().specifier.contains(aiodocker.__version__), aiodocker.__version__
+
+
+def test_the_oldest_session_installs_the_lower_bound_of_pyproject() -> None:
+    requirement = aiodocker_requirement()
+    (floor,) = [s.version for s in requirement.specifier if s.operator == ">="]
+    # the noxfile's reader, run on this pyproject
+    reader = noxfile_function("_aiodocker_floor")
+    namespace: dict[str, object] = {"re": re, "ROOT": ROOT}
+    exec(compile(ast.Module(body=[reader], type_ignores=[]), "noxfile.py", "exec"), namespace)
+    assert namespace["_aiodocker_floor"]() == floor  # type: ignore[operator]
+    oldest = ast.unparse(noxfile_function("aiodocker_oldest")).replace("'", '"')
+    assert "floor = _aiodocker_floor()" in oldest
+    assert 'session.install(f"aiodocker=={floor}")' in oldest
+    assert '["tests/unit", "tests/docker", "tests/swarm"]' in oldest
+    # CI runs `nox -s tests` without arguments, which must bring the oldest along
+    tests = ast.unparse(noxfile_function("tests")).replace("'", '"')
+    assert 'if not session.posargs:\n        session.notify("aiodocker_oldest")' in tests
