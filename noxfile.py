@@ -1,5 +1,9 @@
 """Developer and CI sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s docs``, ``nox -s demo``.
 
+``tests`` runs with the newest aiodocker the package allows and then (the
+whole suite only) notifies ``aiodocker_oldest``, which runs the unit, docker
+and swarm tiers again with the oldest (the lower bound in pyproject.toml).
+
 Each session gets its own virtualenv (made with the interpreter that runs nox).
 ``tests`` and ``demo`` first run ``scripts/ensure-services``, which starts the
 Docker daemon, installs configurable-http-proxy and builds the local test images
@@ -11,6 +15,7 @@ too), ``demo`` only for what the demo Hub needs.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -81,7 +86,9 @@ def tests(session: nox.Session) -> None:
     Lint (ruff, mypy), the docs build and the package build with its
     ``twine check`` take about a minute and run here so that CI, which runs
     this session only, fails on them too; they run first so that pytest's
-    summary stays the last thing printed.
+    summary stays the last thing printed. Without arguments (the whole suite,
+    as CI runs it) it then notifies ``aiodocker_oldest``; with arguments (a
+    selection) it does not.
     """
     session.install("-e", ".[test,docs,lint,release]")
     _lint(session)
@@ -89,6 +96,36 @@ def tests(session: nox.Session) -> None:
     _build_dist(session)
     _ensure_services(session)
     session.run("pytest", *session.posargs)
+    if not session.posargs:
+        # the whole suite (CI): then the oldest aiodocker allowed, on the tiers that use it
+        session.notify("aiodocker_oldest")
+
+
+def _aiodocker_floor() -> str:
+    """The lower bound of the ``aiodocker`` requirement in pyproject.toml (e.g. ``0.25``)."""
+    text = (ROOT / "pyproject.toml").read_text()
+    match = re.search(r'^\s*"aiodocker\s*>=\s*([0-9][0-9.]*)\s*[,"]', text, re.MULTILINE)
+    if match is None:
+        raise RuntimeError('pyproject.toml: no "aiodocker>=X,..." dependency')
+    return match.group(1)
+
+
+@nox.session
+def aiodocker_oldest(session: nox.Session) -> None:
+    """tests/unit, tests/docker and tests/swarm with the oldest aiodocker pyproject allows
+    (arguments go to pytest).
+
+    ``nox -s tests`` runs with the newest release in the range and then
+    notifies this session, so CI covers both ends. The version comes from
+    the lower bound of the dependency in pyproject.toml: raising it there
+    moves this session with it.
+    """
+    session.install("-e", ".[test]")
+    floor = _aiodocker_floor()
+    session.install(f"aiodocker=={floor}")
+    session.run("python", "-c", "import aiodocker; print('aiodocker', aiodocker.__version__)")
+    _ensure_services(session, "--only", "docker,swarm,proxy,images,registry")
+    session.run("pytest", *(session.posargs or ["tests/unit", "tests/docker", "tests/swarm"]))
 
 
 @nox.session

@@ -11,7 +11,6 @@ containers) is decoded in slices, giving the loop back in between.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -190,18 +189,27 @@ async def test_the_resync_list_of_a_thousand_gives_the_loop_back() -> None:
     text = json.dumps([summary(i) for i in range(N)])
 
     class Response:
+        status = 200
+
         async def text(self) -> str:
             return text
+
+        async def __aenter__(self) -> Response:
+            return self
+
+        async def __aexit__(self, *exc: object) -> None:
+            pass
+
+    class Session:
+        async def request(self, method: str, url: str, **kw: Any) -> Response:
+            return Response()
 
     class Docker:
         """Answers the list at once: whatever runs meanwhile runs because the parse yields."""
 
-        @contextlib.asynccontextmanager
-        async def _query(self, path: str, **kw: Any) -> AsyncIterator[Response]:
-            yield Response()
-
-        async def _query_json(self, path: str, **kw: Any) -> Any:
-            return json.loads(text)
+        docker_host = "unix://localhost"
+        api_version = "v1.44"
+        session = Session()
 
     ticks = 0
 

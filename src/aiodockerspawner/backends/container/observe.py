@@ -13,6 +13,7 @@ import aiodocker
 
 from aiodockerspawner.backends.container.backend import observed_from_inspect
 from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.engine import engine_request
 from aiodockerspawner.backends.docker.watch import (
     IGNORED,
     ITEMS_PER_SLICE,
@@ -112,7 +113,7 @@ class ContainerSource:
         """One list request; its answer (about 1.4 KB per container) is decoded in slices."""
         params = {"all": "1", "filters": json.dumps({"label": hub_filter(hub_id)})}
         async with docker_errors("list containers", f"of hub {hub_id}"):
-            async with docker._query("containers/json", params=params) as response:
+            async with await engine_request(docker, "containers/json", params=params) as response:
                 text = await response.text()
             items = await decode_array(text)
         out = []

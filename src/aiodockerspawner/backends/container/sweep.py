@@ -23,11 +23,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiodocker.volumes import DockerVolume
 
 from aiodockerspawner.backends.container.observe import ContainerSource
 from aiodockerspawner.backends.docker.client import Endpoint, docker_errors, shared_client
@@ -130,8 +131,8 @@ class OrphanSweeper:
         volumes: list[Mapping[str, Any]] = []
         if self.volumes:
             async with docker_errors("list volumes", f"of hub {self.hub_id}"):
-                listed = await docker._query_json(
-                    "volumes", params={"filters": json.dumps({"label": hub_filter(self.hub_id)})}
+                listed = await docker.volumes.list(  # type: ignore[no-untyped-call]
+                    filters={"label": hub_filter(self.hub_id)}
                 )
             volumes = listed.get("Volumes") or []
         known = self.known()  # after listing: anything created meanwhile has its row
@@ -158,7 +159,7 @@ class OrphanSweeper:
             )
             try:
                 async with docker_errors("remove volume", name):
-                    await docker._query_json(f"volumes/{name}", "DELETE")
+                    await DockerVolume(docker, name).delete()  # type: ignore[no-untyped-call]
                 result.volumes.append(name)
             except DockerOperationError as e:
                 log.warning("Could not remove orphaned volume %s: %s", name, e)

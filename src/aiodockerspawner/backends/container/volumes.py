@@ -73,9 +73,7 @@ async def ensure_volumes(docker: aiodocker.Docker, spec: ObjectSpec) -> None:
 
     async def create(name: str) -> None:
         async with docker_errors("create volume", name):
-            await docker._query_json(
-                "volumes/create", "POST", data={"Name": name, "Labels": labels}
-            )
+            await docker.volumes.create({"Name": name, "Labels": labels})  # type: ignore[no-untyped-call]
 
     await asyncio.gather(*(create(name) for name in names))
 

@@ -31,6 +31,7 @@ import aiohttp
 from aiodocker.exceptions import DockerError
 
 from aiodockerspawner import progress
+from aiodockerspawner.backends.docker.engine import single_version_probe
 from aiodockerspawner.errors import (
     DockerOperationError,
     DockerTLSRefused,
@@ -207,27 +208,6 @@ def _ssl_context(tls: TLSSettings, url: str) -> ssl.SSLContext:
     return ctx
 
 
-class _Docker(aiodocker.Docker):
-    """aiodocker's client, asking the daemon for its API version only once.
-
-    With ``api_version="auto"`` aiodocker probes ``GET /version`` from every
-    request that starts before the first probe has answered: a Hub starting
-    fifty spawns at once sent fifty probes. One probe, awaited by the others,
-    is enough. (``_check_version`` is aiodocker-private; aiodocker is pinned
-    to 0.27 and tests/unit/test_client.py covers this.)
-    """
-
-    _version_lock: asyncio.Lock | None = None
-
-    async def _check_version(self) -> None:
-        if self.api_version != "auto":
-            return
-        if self._version_lock is None:
-            self._version_lock = asyncio.Lock()
-        async with self._version_lock:
-            await super()._check_version()
-
-
 class _QueueClock:
     """How long the requests of one task have waited for a free connection so far."""
 
@@ -342,8 +322,9 @@ def _build_client(endpoint: Endpoint) -> aiodocker.Docker:
         timeout=timeout,
         connector_owner=False,
         trace_configs=[_queue_trace()],
+        middlewares=(single_version_probe(),),
     )
-    return _Docker(
+    return aiodocker.Docker(
         url=url,
         connector=connector,
         session=session,
@@ -551,6 +532,6 @@ async def docker_errors(
 async def generic_resources(docker: aiodocker.Docker) -> list[Mapping[str, Any]]:
     """The ``GenericResources`` the daemon advertises (``GET /info``), ``[]`` when none."""
     async with docker_errors("read", "the daemon's info"):
-        info = await docker._query_json("info")
+        info = await docker.system.info()
     found = info.get("GenericResources") if isinstance(info, Mapping) else None
     return [item for item in found or [] if isinstance(item, Mapping)]

@@ -47,6 +47,7 @@ import aiohttp
 from aiodocker.exceptions import DockerError
 
 from aiodockerspawner.backends.docker import pulls
+from aiodockerspawner.backends.docker.engine import engine_request
 
 __all__ = [
     "METHODS",
@@ -1033,7 +1034,7 @@ def shape(
 
 
 def _timeout(client: aiodocker.Docker, request: Request) -> aiohttp.ClientTimeout | None:
-    base: aiohttp.ClientTimeout | None = getattr(client, "_timeout", None)
+    base: aiohttp.ClientTimeout | None = client.session.timeout  # the client's timeout
     if request.timeout is None:
         return aiohttp.ClientTimeout(total=None, sock_read=None, connect=None, sock_connect=30)
     if isinstance(request.timeout, int | float):
@@ -1071,13 +1072,14 @@ async def send(client: aiodocker.Docker, request: Request, *, name: str = "") ->
     if timeout is not None:
         extra["timeout"] = timeout
     try:
-        response = await client._do_query(
+        response = await engine_request(
+            client,
             request.path,
             request.method,
             params=dict(request.params) or None,
             data=payload,
             headers=headers or None,
-            versioned_api=request.versioned,
+            versioned=request.versioned,
             **extra,
         )
         try:

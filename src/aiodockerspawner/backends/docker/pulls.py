@@ -42,6 +42,7 @@ import aiohttp
 
 from aiodockerspawner import progress
 from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.engine import engine_request
 from aiodockerspawner.errors import ImageNotAvailable
 from aiodockerspawner.imagerefs import DOCKER_HUB, DOCKER_HUB_AUTH_SERVER, split_image
 
@@ -383,7 +384,8 @@ async def _stream(docker: aiodocker.Docker, job: _Pull, header: str | None) -> N
     timeout = aiohttp.ClientTimeout(total=None, sock_read=None, connect=30, sock_connect=30)
     loop = asyncio.get_running_loop()
     async with docker_errors("pull image", job.image, error_class=ImageNotAvailable):
-        response = await docker._do_query(
+        response = await engine_request(
+            docker,
             "images/create",
             "POST",
             params=pull_params(job.image),

@@ -31,7 +31,7 @@ with capped exponential backoff and jitter. While the cache is stale,
 
 aiodocker's own ``events.subscribe()`` helper is not used: it never reconnects
 and a dropped stream makes ``Docker.close()`` raise. The stream is read
-through the client's low-level ``_query`` (aiodocker is pinned to 0.27.x).
+through :func:`~aiodockerspawner.backends.docker.engine.engine_request`.
 
 The kind-specific parts (filters, the list call, turning an event into a new
 cache entry) live in a :class:`WatchSource`; :class:`ContainerSource` is the
@@ -62,6 +62,7 @@ from aiodockerspawner.backends.docker.client import (
     shared_client,
     stream_client,
 )
+from aiodockerspawner.backends.docker.engine import engine_request
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_HUB
 from aiodockerspawner.model import ObservedObject
@@ -530,7 +531,7 @@ class Watcher:
             streams = stream_client(self.endpoint)
             # bounded: the daemon sends the headers at once
             response = await asyncio.wait_for(
-                streams._do_query("events", "GET", params=params, timeout=timeout),
+                engine_request(streams, "events", "GET", params=params, timeout=timeout),
                 self.endpoint.request_timeout,
             )
         loop = asyncio.get_running_loop()

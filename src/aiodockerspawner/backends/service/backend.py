@@ -26,7 +26,6 @@ node that runs it publishes it) and reached at that node's address; an
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from aiodockerspawner import progress
 from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
+from aiodockerspawner.backends.docker.engine import engine_json
 from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
 from aiodockerspawner.backends.service.body import (
     forced_update_spec,
@@ -410,8 +410,8 @@ class ServiceBackend:
         headers = await self._auth_headers(spec.image)
         try:
             async with docker_errors("create service", spec.name):
-                created = await self.docker._query_json(
-                    "services/create", "POST", data=body, headers=headers
+                created = await engine_json(
+                    self.docker, "services/create", "POST", body=body, headers=headers
                 )
         except BaseException as e:
             # no service uses them: they can go (shielded from a cancellation)
@@ -446,17 +446,18 @@ class ServiceBackend:
                 name = secret_name(spec.name, path, content)
                 try:
                     async with docker_errors("create secret", name):
-                        answer = await self.docker._query_json(
+                        answer = await engine_json(
+                            self.docker,
                             "secrets/create",
                             "POST",
-                            data=secret_create_body(name, content, labels),
+                            body=secret_create_body(name, content, labels),
                         )
                     secret_id = str(answer["ID"])
                 except DockerOperationError as e:
                     if e.status != 409:
                         raise
                     async with docker_errors("inspect secret", name):
-                        existing = await self.docker._query_json(f"secrets/{name}")
+                        existing = await self.docker.secrets.inspect(name)
                     secret_id = str(existing["ID"])
                 made.append((secret_id, secret_reference(secret_id, name, path)))
         except BaseException:
@@ -468,19 +469,16 @@ class ServiceBackend:
         for secret_id in secret_ids:
             try:
                 async with docker_errors("remove secret", secret_id):
-                    async with self.docker._query(f"secrets/{secret_id}", "DELETE"):
-                        pass
+                    await self.docker.secrets.delete(secret_id)
             except DockerOperationError as e:
                 # gone already; or still used by a service (removed later with it)
                 log.debug("Secret %s not removed: %s", secret_id, e)
 
     async def remove_secrets(self, service_name: str, hub_id: str) -> None:
         """Remove the secrets made for ``service_name`` (once the service is gone)."""
-        filters = json.dumps(
-            {"label": [f"{LABEL_SECRET_OF}={service_name}", f"{LABEL_HUB}={hub_id}"]}
-        )
+        filters = {"label": [f"{LABEL_SECRET_OF}={service_name}", f"{LABEL_HUB}={hub_id}"]}
         async with docker_errors("list secrets of", service_name):
-            found = await self.docker._query_json("secrets", params={"filters": filters})
+            found = await self.docker.secrets.list(filters=filters)
         await self._delete_secrets([str(s["ID"]) for s in found or []])
 
     async def _auth_headers(self, image: str) -> dict[str, str]:
@@ -501,9 +499,8 @@ class ServiceBackend:
         """
         try:
             async with docker_errors("ask the registry about", image):
-                await self.docker._query_json(
-                    f"distribution/{image}/json", "GET", headers=await self._auth_headers(image)
-                )
+                headers = await self._auth_headers(image)
+                await engine_json(self.docker, f"distribution/{image}/json", headers=headers)
         except DockerOperationError as e:
             return e.message
         return ""
@@ -699,11 +696,12 @@ class ServiceBackend:
         spec = forced_update_spec(service)
         version = int((service.get("Version") or {}).get("Index") or 0)
         async with docker_errors("reschedule service", str(spec.get("Name") or name_or_id)):
-            await self.docker._query_json(
+            await engine_json(
+                self.docker,
                 f"services/{service['ID']}/update",
                 "POST",
                 params={"version": version},
-                data=spec,
+                body=spec,
             )
 
     async def remove(self, name_or_id: str) -> None:

@@ -44,6 +44,7 @@ from aiodockerspawner.backends.docker.client import (
     shared_client,
     stream_client,
 )
+from aiodockerspawner.backends.docker.engine import engine_request
 from aiodockerspawner.labels import LABEL_HUB
 
 log = logging.getLogger(__name__)
@@ -159,11 +160,9 @@ class TaskSnapshot:
         epoch = self._epoch
         asked_at = self.loop.time()
         self.stats.lists += 1
-        filters = json.dumps({"label": [f"{LABEL_HUB}={self.hub_id}"]})
+        filters = {"label": [f"{LABEL_HUB}={self.hub_id}"]}
         async with docker_errors("list tasks of hub", self.hub_id):
-            tasks: list[Task] = await shared_client(self.endpoint)._query_json(
-                "tasks", "GET", params={"filters": filters}
-            )
+            tasks: list[Task] = await shared_client(self.endpoint).tasks.list(filters=filters)
         if self._taken_at is not None and (epoch, asked_at) < (self._list_epoch, self._taken_at):
             return  # a newer list is already in place
         self._tasks = group_by_service(tasks)
@@ -206,8 +205,8 @@ class TaskSnapshot:
         params = {"filters": json.dumps({"type": ["node"]})}
         async with docker_errors("watch node events", self.hub_id):
             response = await asyncio.wait_for(
-                stream_client(self.endpoint)._do_query(
-                    "events", "GET", params=params, timeout=timeout
+                engine_request(
+                    stream_client(self.endpoint), "events", params=params, timeout=timeout
                 ),
                 self.endpoint.request_timeout,
             )
