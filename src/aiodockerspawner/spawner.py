@@ -43,6 +43,7 @@ from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
 from aiodockerspawner.config.defaults import ContainerDefaults
 from aiodockerspawner.config.endpoint import EndpointConfig
+from aiodockerspawner.config.failures import FailureConfig
 from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
@@ -52,7 +53,8 @@ from aiodockerspawner.config.storage import StorageConfig
 from aiodockerspawner.core import drift, naming, options
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
-from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists, ObjectExited
+from aiodockerspawner.failfast import FastFailure
 from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
 from aiodockerspawner.labels import (
@@ -79,6 +81,7 @@ class DockerSpawner(
     InternalSSL,
     ObjectAPI,
     ServerLifetime,
+    FastFailure,
     SpecResolver,
     ImageConfig,
     NamingConfig,
@@ -87,6 +90,7 @@ class DockerSpawner(
     StorageConfig,
     LifecycleConfig,
     ResourceConfig,
+    FailureConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -417,7 +421,12 @@ class DockerSpawner(
                     self.log.error("Giving up starting %s: %s", self._log_name, e.reason)
                     raise self._fail(e) from e.__cause__
             tracker.report(progress.STARTED, f"Server is up at {url}; waiting for it to respond")
+            # a death while JupyterHub waits for the server's HTTP answer fails at once
+            await self._watch_until_answered()
             return url
+        except BaseException:
+            await asyncio.shield(self._close_startup_watch())
+            raise
         finally:
             self._starting = False
             tracker.finish()
@@ -449,6 +458,8 @@ class DockerSpawner(
         backend = self.backend
         created = False
         creating = False  # a create request is in flight: Docker may have made it already
+        watch = None
+        started = False  # the start request returned: a failure may be the server dying
         try:
             try:
                 creating = True
@@ -471,19 +482,29 @@ class DockerSpawner(
             verb = "Created" if created else "Resuming"
             progress.report(progress.CREATE, f"{verb} {backend.object_type} {spec.name}")
             await self.copy_certs(backend, obj.id)
+            # from here until the Hub has seen the server answer, a death ends the spawn
+            watch = await self._open_startup_watch(backend, obj)
             progress.report(progress.START, f"Starting {backend.object_type} {spec.name}")
             self._last_started = await backend.start(obj)
+            started = True
+            if watch is not None:
+                watch.started()
             progress.report(progress.ADDRESS, f"{spec.name} is running; finding its address")
             # through self: subclasses override get_ip_and_port, as with dockerspawner
-            address = Address(*await self.get_ip_and_port())
+            address = Address(*await self._until_death(self.get_ip_and_port(), watch))
             if self.post_start_cmd:
                 progress.report(progress.POST_START, f"Running post_start_cmd in {spec.name}")
-                await self.post_start_exec()
+                await self._until_death(self.post_start_exec(), watch)
         except DockerOperationError as e:
-            self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
-            if created:
+            died = None
+            if started or isinstance(e, ObjectExited):
+                died = await self._explain_failure(e, watch)
+            if died is None:
+                self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
+            if created and (died is None or self.remove):
                 await self._discard(backend, spec.name)
-            raise self._fail(e) from e
+            # a server that died is kept for inspection unless `remove`
+            raise (died or self._fail(e)) from e
         except BaseException:
             # cancelled (start_timeout) or an unexpected error: leave nothing behind
             if created:

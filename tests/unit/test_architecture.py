@@ -29,6 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "deadlines",
         "imagerefs",
         "units",
+        "exits",
     ),
     "core": ("core",),
     "backends.base": ("backends.base",),
@@ -47,6 +48,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "config",
         "compat",
         "volumenamingstrategy",
+        "failfast",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),

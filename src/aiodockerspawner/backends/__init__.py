@@ -8,7 +8,7 @@ Docker-shaped (Engine JSON, aiodocker, the events stream, pulls) stays below.
 
 from __future__ import annotations
 
-from aiodockerspawner.backends.base import ObjectBackend
+from aiodockerspawner.backends.base import ObjectBackend, ObjectEvents, StartupWatch
 from aiodockerspawner.backends.container.backend import ContainerBackend
 from aiodockerspawner.backends.container.observe import ContainerSource
 from aiodockerspawner.backends.container.sweep import OrphanSweeper, get_sweeper, stop_sweepers
@@ -18,6 +18,7 @@ from aiodockerspawner.backends.docker.client import (
     close_shared_clients,
     resolve_endpoint,
     shared_client,
+    stream_client,
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
@@ -43,6 +44,7 @@ __all__ = [
     "Endpoint",
     "ExecResult",
     "ObjectBackend",
+    "ObjectEvents",
     "ObjectSpec",
     "ObjectStatus",
     "ObservedObject",
@@ -50,6 +52,7 @@ __all__ = [
     "PullOptions",
     "PullPolicy",
     "ServiceBackend",
+    "StartupWatch",
     "VolumeBind",
     "WatchSource",
     "Watcher",
@@ -66,7 +69,12 @@ __all__ = [
 
 def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBackend:
     """The backend for plain containers on ``endpoint``, on the Hub's shared client."""
-    return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
+    return ContainerBackend(
+        shared_client(endpoint),
+        docker_host=endpoint.host,
+        pulls=pulls,
+        streams=stream_client(endpoint),
+    )
 
 
 def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBackend:

@@ -15,8 +15,10 @@ from typing import Any
 
 import aiodocker
 
+from aiodockerspawner.backends.base import ObjectEvents
 from aiodockerspawner.backends.container.body import container_create_body
 from aiodockerspawner.backends.container.images import inspect_image, pull_image
+from aiodockerspawner.backends.container.startup import ContainerStartupWatch
 from aiodockerspawner.backends.container.volumes import (
     ensure_volumes,
     existing_volume_labels,
@@ -24,7 +26,13 @@ from aiodockerspawner.backends.container.volumes import (
 )
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.pulls import PullOptions
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    ImageNotAvailable,
+    ObjectExists,
+    ObjectExited,
+)
+from aiodockerspawner.exits import LogLimits
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -144,8 +152,11 @@ class ContainerBackend:
         *,
         docker_host: str = "127.0.0.1",
         pulls: PullOptions | None = None,
+        streams: aiodocker.Docker | None = None,
     ) -> None:
         self.docker = docker
+        #: the client for long-lived streams (attach), outside the connection limit
+        self.streams = streams or docker
         #: pull timeout, progress interval and registry credentials
         self.pulls = pulls
         #: where ports published on all interfaces are reached
@@ -238,6 +249,16 @@ class ContainerBackend:
             )
         return after
 
+    async def watch_startup(
+        self, obj: ObservedObject, *, logs: LogLimits, events: ObjectEvents | None
+    ) -> ContainerStartupWatch:
+        """Attach to the created container's output and follow its events (before start)."""
+        watch = ContainerStartupWatch(
+            self.docker, self.streams, obj.id, obj.name, logs=logs, events=events
+        )
+        await watch.open()
+        return watch
+
     async def address(self, obj: ObservedObject, policy: AddressPolicy) -> Address:
         if policy.use_internal_hostname:
             return Address(obj.name, policy.port)
@@ -258,7 +279,7 @@ class ContainerBackend:
                     return found
                 if not (data.get("State") or {}).get("Running"):
                     state = observed_from_inspect(data).status.describe()
-                    raise DockerOperationError(
+                    raise ObjectExited(
                         "find address of", obj.name, 0, f"the container is not running ({state})"
                     )
             if loop.time() > deadline:

@@ -35,11 +35,19 @@ from typing import Any
 import aiodocker
 
 from aiodockerspawner import progress
+from aiodockerspawner.backends.base import ObjectEvents
 from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.service.body import service_create_body
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.backends.service.startup import ServiceStartupWatch
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    ImageNotAvailable,
+    ObjectExists,
+    ObjectExited,
+)
+from aiodockerspawner.exits import LogLimits
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -371,7 +379,7 @@ class ServiceBackend:
                 log.debug("Task of service %s is running", obj.name)
                 return observed_from_service(service, task)
             if task is not None and state in TASK_FINAL_STATES and not _restarts(service):
-                raise DockerOperationError("start service", obj.name, 0, _task_message(task))
+                raise ObjectExited("start service", obj.name, 0, _task_message(task))
             if loop.time() >= deadline:
                 what = _task_message(task) if task else "no task was scheduled"
                 raise DockerOperationError(
@@ -382,6 +390,12 @@ class ServiceBackend:
                 )
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 1.5, MAX_DELAY)
+
+    async def watch_startup(
+        self, obj: ObservedObject, *, logs: LogLimits, events: ObjectEvents | None
+    ) -> ServiceStartupWatch:
+        """Watch the service's task once it runs (task states make no events to follow)."""
+        return ServiceStartupWatch(self.docker, obj.id, obj.name, logs=logs)
 
     async def _node_address(self, task: Mapping[str, Any]) -> str:
         node_id = str(task.get("NodeID") or "")
