@@ -50,10 +50,16 @@ from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
 from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
-from aiodockerspawner.core import drift, naming, options
+from aiodockerspawner.core import drift, failures, naming, options
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
-from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists, ObjectExited
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    DockerUnavailable,
+    InvalidSpec,
+    ObjectExists,
+    ObjectExited,
+)
 from aiodockerspawner.failfast import FastFailure
 from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
@@ -395,8 +401,19 @@ class DockerSpawner(
     # -- start / stop / poll ------------------------------------------------------
 
     def _fail(self, e: DockerOperationError) -> Exception:
-        """Attach a one-line reason for the spawn page; the log keeps the details."""
-        e.jupyterhub_message = f"Could not start your server: {e.reason}"  # type: ignore[attr-defined]
+        """Attach a one-line reason for the spawn page; the log keeps the details.
+
+        Common failures (image not found, credentials refused, port taken...)
+        are said in plain words first, with Docker's text after them, and the
+        log says where an admin looks (``core.failures``).
+        """
+        known = None
+        if not isinstance(e, DockerUnavailable | StartTimedOut):  # their reason says it all
+            known = failures.explain(e.message, image=self.image, operation=e.operation)
+        reason = e.reason if known is None else f"{known.user} ({e.reason})"
+        e.jupyterhub_message = f"Could not start your server: {reason}"  # type: ignore[attr-defined]
+        if known is not None:
+            self.log.error("Start of %s failed: %s; %s", self._log_name, known.user, known.admin)
         return e
 
     async def start(self) -> str:
