@@ -16,6 +16,7 @@ import pytest
 
 from aiodockerspawner.backends.container.sweep import stop_sweepers
 from aiodockerspawner.backends.docker.client import close_shared_clients
+from aiodockerspawner.backends.docker.prepull import stop_prepullers
 from aiodockerspawner.backends.docker.watch import stop_watchers
 
 TINY_IMAGE = "aiodockerspawner-test/tiny:latest"
@@ -95,6 +96,7 @@ def hub_connect_ip() -> str:
 async def _close_clients() -> AsyncIterator[None]:
     """Stop the watchers and close the shared aiodocker clients of each module's event loop."""
     yield
+    await stop_prepullers()
     await stop_watchers()
     await stop_sweepers()
     await close_shared_clients()

@@ -48,6 +48,7 @@ from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
+from aiodockerspawner.config.prepull import PrepullConfig
 from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
 from aiodockerspawner.core import drift, failures, naming, options
@@ -69,6 +70,7 @@ from aiodockerspawner.labels import (
     other_owner,
 )
 from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
+from aiodockerspawner.prepulling import Prepulling
 from aiodockerspawner.progress import SpawnProgress
 from aiodockerspawner.resolve import SpecResolver
 from aiodockerspawner.serverlifetime import ServerLifetime
@@ -88,6 +90,7 @@ class DockerSpawner(
     ObjectAPI,
     ServerLifetime,
     FastFailure,
+    Prepulling,
     SpecResolver,
     ImageConfig,
     NamingConfig,
@@ -97,6 +100,7 @@ class DockerSpawner(
     LifecycleConfig,
     ResourceConfig,
     FailureConfig,
+    PrepullConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -263,7 +267,12 @@ class DockerSpawner(
     _sweep_warned = False
 
     def _start_sweeper(self) -> OrphanSweeper | None:
-        """Start the Hub's orphan sweeper (once; it then runs periodically) when enabled."""
+        """Start the Hub-wide tasks (once; they then run periodically) when enabled.
+
+        The pre-puller (:mod:`aiodockerspawner.prepulling`), and the orphan
+        sweeper, whose result is returned.
+        """
+        self._start_prepuller()
         if not self.orphan_sweep:
             return None
         session = orm_session(self.orm_spawner)
@@ -335,6 +344,7 @@ class DockerSpawner(
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
+        self._start_prepuller()  # JupyterHub loads every spawner it creates: the Hub's start
         object_id = state.get("object_id") or state.get("container_id")
         if object_id:
             self.object_id = object_id

@@ -25,7 +25,13 @@ from traitlets import (
     Unicode as UnicodeTrait,
 )
 
-from aiodockerspawner.backends import TASK_PENDING_STATES, ObjectBackend, service_backend
+from aiodockerspawner.backends import (
+    TASK_PENDING_STATES,
+    ObjectBackend,
+    PullOne,
+    service_backend,
+    swarm_prepull,
+)
 from aiodockerspawner.core.naming import service_name
 from aiodockerspawner.model import ObjectSpec, ObservedObject, ServiceObjectSpec
 from aiodockerspawner.spawner import DockerSpawner
@@ -192,6 +198,10 @@ class SwarmSpawner(DockerSpawner):
             stop_grace_period=self.stop_grace_period,
             publish_mode=self.publish_mode.lower(),
         )
+
+    def prepull_strategy(self) -> PullOne:
+        """Pre-pull on every node: a one-shot global job per image."""
+        return swarm_prepull(self.endpoint, self.hub_id, self.pull_options())
 
     # -- poll --------------------------------------------------------------------
 

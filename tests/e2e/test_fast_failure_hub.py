@@ -53,8 +53,9 @@ def failing_hub(start_hub: HubFactory, tiny_image: str) -> RunningHub:
 
 def progress_events(hub: RunningHub, name: str, server: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
+    path = f"servers/{server}" if server else "server"
     with requests.get(
-        f"{hub.url}/hub/api/users/{name}/servers/{server}/progress",
+        f"{hub.url}/hub/api/users/{name}/{path}/progress",
         headers={"Authorization": f"token {hub.api_token}"},
         stream=True,
         timeout=60,

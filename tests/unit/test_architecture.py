@@ -49,6 +49,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "compat",
         "volumenamingstrategy",
         "failfast",
+        "prepulling",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),

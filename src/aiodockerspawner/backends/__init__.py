@@ -20,9 +20,17 @@ from aiodockerspawner.backends.docker.client import (
     shared_client,
     stream_client,
 )
+from aiodockerspawner.backends.docker.prepull import (
+    Prepuller,
+    PullOne,
+    get_prepuller,
+    local_pull,
+    stop_prepullers,
+)
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
 from aiodockerspawner.backends.service.backend import TASK_PENDING_STATES, ServiceBackend
+from aiodockerspawner.backends.service.prepull import swarm_pull
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -49,6 +57,8 @@ __all__ = [
     "ObjectStatus",
     "ObservedObject",
     "OrphanSweeper",
+    "Prepuller",
+    "PullOne",
     "PullOptions",
     "PullPolicy",
     "ServiceBackend",
@@ -59,11 +69,14 @@ __all__ = [
     "close_all",
     "container_backend",
     "find_credentials",
+    "get_prepuller",
     "get_sweeper",
     "get_watcher",
+    "local_pull",
     "resolve_endpoint",
     "service_backend",
     "shared_client",
+    "swarm_prepull",
 ]
 
 
@@ -84,8 +97,14 @@ def service_backend(endpoint: Endpoint, *, start_deadline: float) -> ServiceBack
     )
 
 
+def swarm_prepull(endpoint: Endpoint, hub_id: str, pulls: PullOptions) -> PullOne:
+    """Pre-pull on every node of the swarm behind ``endpoint`` (a one-shot global job)."""
+    return swarm_pull(shared_client(endpoint), hub_id, pulls, timeout=pulls.timeout)
+
+
 async def close_all() -> None:
-    """Stop the sweepers and watchers and close the clients of the running loop."""
+    """Stop the Hub-wide tasks (sweepers, pre-pullers, watchers), close the clients."""
+    await stop_prepullers()
     await stop_sweepers()
     await stop_watchers()
     await close_shared_clients()
