@@ -1,4 +1,8 @@
-"""Fast failure: a server that dies before it answered ends its spawn at once.
+"""Why a spawn failed: said at once, in words the user can act on.
+
+:meth:`FastFailure._fail` puts Docker's errors in plain words
+(:mod:`aiodockerspawner.core.failures`). The rest is fast failure: a server
+that dies before it answered ends its spawn at once.
 
 The window runs from the start request until JupyterHub has seen the server
 answer over HTTP. Its first part is inside ``start()``; its second part is
@@ -46,8 +50,13 @@ from tornado import web
 from traitlets import HasTraits
 
 from aiodockerspawner.backends import ObjectBackend, ObjectEvents, ObservedObject, StartupWatch
-from aiodockerspawner.core import options
-from aiodockerspawner.errors import DockerOperationError, ObjectExited
+from aiodockerspawner.core import failures, options
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    DockerUnavailable,
+    ObjectExited,
+    StartTimedOut,
+)
 from aiodockerspawner.exits import ExitReport, describe_exit, format_bytes
 
 T = TypeVar("T")
@@ -76,6 +85,22 @@ class FastFailure(HasTraits):
     _startup_watch: StartupWatch | None = None
     _window_timer: asyncio.TimerHandle | None = None
     _guarded_server: Any = None
+
+    def _fail(self, e: DockerOperationError) -> Exception:
+        """Attach a one-line reason for the spawn page; the log keeps the details.
+
+        Common failures (image not found, credentials refused, port taken...)
+        are said in plain words first, with Docker's text after them, and the
+        log says where an admin looks (``core.failures``).
+        """
+        known = None
+        if not isinstance(e, DockerUnavailable | StartTimedOut):  # their reason says it all
+            known = failures.explain(e.message, image=self.image, operation=e.operation)
+        reason = e.reason if known is None else f"{known.user} ({e.reason})"
+        e.jupyterhub_message = f"Could not start your server: {reason}"  # type: ignore[attr-defined]
+        if known is not None:
+            self.log.error("Start of %s failed: %s; %s", self._log_name, known.user, known.admin)
+        return e
 
     async def _open_startup_watch(
         self, backend: ObjectBackend, obj: ObservedObject

@@ -21,6 +21,11 @@ LABEL_VERSION = "aiodockerspawner.version"
 LABEL_START = "aiodockerspawner.start-id"
 #: a digest of the configuration a container was created from (drift detection)
 LABEL_SPEC = "aiodockerspawner.spec-digest"
+#: the server's mem_limit and mem_guarantee in bytes, when set (capacity counting)
+LABEL_MEM_LIMIT = "aiodockerspawner.mem-limit"
+LABEL_MEM_GUARANTEE = "aiodockerspawner.mem-guarantee"
+#: what an object that is not a server is for (``prepull``: a pre-pull job service)
+LABEL_ROLE = "aiodockerspawner.role"
 
 MANAGED_BY = "aiodockerspawner"
 

@@ -41,6 +41,7 @@ from aiodockerspawner.backends import (
 )
 from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
+from aiodockerspawner.config.capacity import CapacityConfig
 from aiodockerspawner.config.defaults import ContainerDefaults
 from aiodockerspawner.config.endpoint import EndpointConfig
 from aiodockerspawner.config.failures import FailureConfig
@@ -51,12 +52,11 @@ from aiodockerspawner.config.network import NetworkConfig
 from aiodockerspawner.config.prepull import PrepullConfig
 from aiodockerspawner.config.resources import RESOURCE_TRAITS, ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
-from aiodockerspawner.core import drift, failures, naming, options
+from aiodockerspawner.core import drift, naming, options
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
 from aiodockerspawner.errors import (
     DockerOperationError,
-    DockerUnavailable,
     InvalidSpec,
     ObjectExists,
     ObjectExited,
@@ -74,6 +74,7 @@ from aiodockerspawner.prepulling import Prepulling
 from aiodockerspawner.progress import SpawnProgress
 from aiodockerspawner.resolve import SpecResolver
 from aiodockerspawner.serverlifetime import ServerLifetime
+from aiodockerspawner.serverlimits import ServerLimits
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 
@@ -91,6 +92,7 @@ class DockerSpawner(
     ServerLifetime,
     FastFailure,
     Prepulling,
+    ServerLimits,
     SpecResolver,
     ImageConfig,
     NamingConfig,
@@ -101,6 +103,7 @@ class DockerSpawner(
     ResourceConfig,
     FailureConfig,
     PrepullConfig,
+    CapacityConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -410,22 +413,6 @@ class DockerSpawner(
 
     # -- start / stop / poll ------------------------------------------------------
 
-    def _fail(self, e: DockerOperationError) -> Exception:
-        """Attach a one-line reason for the spawn page; the log keeps the details.
-
-        Common failures (image not found, credentials refused, port taken...)
-        are said in plain words first, with Docker's text after them, and the
-        log says where an admin looks (``core.failures``).
-        """
-        known = None
-        if not isinstance(e, DockerUnavailable | StartTimedOut):  # their reason says it all
-            known = failures.explain(e.message, image=self.image, operation=e.operation)
-        reason = e.reason if known is None else f"{known.user} ({e.reason})"
-        e.jupyterhub_message = f"Could not start your server: {reason}"  # type: ignore[attr-defined]
-        if known is not None:
-            self.log.error("Start of %s failed: %s; %s", self._log_name, known.user, known.admin)
-        return e
-
     async def start(self) -> str:
         self._starting = True
         tracker = self._spawn_progress = SpawnProgress(
@@ -452,6 +439,7 @@ class DockerSpawner(
             await self._watch_until_answered()
             return url
         except BaseException:
+            self._release_capacity()
             await asyncio.shield(self._close_startup_watch())
             raise
         finally:
@@ -483,6 +471,7 @@ class DockerSpawner(
             raise
         spec.labels[LABEL_SPEC] = drift.spec_digest(spec)
         backend = self.backend
+        await self._reserve_capacity(backend, spec)  # HTTP 503 when full; creates nothing
         created = False
         creating = False  # a create request is in flight: Docker may have made it already
         watch = None
@@ -753,6 +742,8 @@ class DockerSpawner(
         return int(obj.status.exit_code or 0)
 
     async def stop(self, now: bool = False) -> None:
+        self._release_capacity()  # its place on the endpoint is free again
+        await self._close_startup_watch()
         target = self.object_id or self.object_name
         backend = self.backend
         if not self.object_id and target and await self._observe(target) is None:

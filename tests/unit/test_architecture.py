@@ -50,6 +50,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "volumenamingstrategy",
         "failfast",
         "prepulling",
+        "serverlimits",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),

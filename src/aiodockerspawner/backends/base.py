@@ -119,6 +119,14 @@ class ObjectBackend(Protocol):
         """Give a stopped object another name (409 when the name is taken)."""
         ...
 
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's server objects that exist now (capacity limits count them)."""
+        ...
+
+    async def total_memory(self) -> int | None:
+        """The memory of the Docker host (a swarm: of its available nodes), in bytes."""
+        ...
+
     async def volume_labels(self, name: str) -> Mapping[str, str] | None:
         """The labels of named volume ``name``, or ``None`` when it does not exist."""
         ...

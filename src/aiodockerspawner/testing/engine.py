@@ -230,6 +230,8 @@ class FakeEngine:
         self.exec_handler: ExecHandler = lambda cmd: (0, b"", b"")
         #: seconds between streamed pull progress lines
         self.pull_step_delay = 0.0
+        #: the host memory ``GET /info`` reports (``MemTotal``)
+        self.mem_total = 8 * 1024**3
         self._events: list[dict[str, Any]] = []
         self._event_waiters: list[asyncio.Event] = []
         self._execs: dict[str, tuple[str, list[str], dict[str, Any]]] = {}
@@ -467,6 +469,7 @@ class FakeEngine:
             {
                 "Containers": len(self.containers),
                 "ContainersRunning": running,
+                "MemTotal": self.mem_total,
                 "ServerVersion": "fake",
                 "Swarm": {"LocalNodeState": "inactive"},
             }

@@ -315,6 +315,18 @@ class ContainerBackend:
             # removal already in progress (AutoRemove got there first): "gone" means gone
             await self._wait_gone(name_or_id)
 
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's containers (one list request; the events cache knows them too)."""
+        from aiodockerspawner.backends.container.observe import ContainerSource  # (cycle)
+
+        return await ContainerSource().snapshot(self.docker, hub_id)
+
+    async def total_memory(self) -> int | None:
+        """``MemTotal`` of ``GET /info``."""
+        async with docker_errors("read the memory of", "the Docker host"):
+            info = await self.docker.system.info()
+        return int(info.get("MemTotal") or 0) or None
+
     async def volume_labels(self, name: str) -> dict[str, str] | None:
         """The labels of named volume ``name``, or ``None`` when it does not exist."""
         return await existing_volume_labels(self.docker, name)

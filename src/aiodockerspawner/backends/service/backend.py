@@ -48,6 +48,7 @@ from aiodockerspawner.errors import (
     ObjectExited,
 )
 from aiodockerspawner.exits import LogLimits
+from aiodockerspawner.labels import LABEL_ROLE, hub_filter
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -530,6 +531,30 @@ class ServiceBackend:
         raise DockerOperationError(
             "rename service", name_or_id, 501, "swarm services are not renamed"
         )
+
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's services (a service exists only while its server runs or starts)."""
+        async with docker_errors("list services", f"of hub {hub_id}"):
+            services: list[Mapping[str, Any]] = await self.docker.services.list(
+                filters={"label": hub_filter(hub_id)}
+            )
+        return [
+            observed_from_service(s, {"Status": {"State": "running"}})
+            for s in services
+            if ((s.get("Spec") or {}).get("Labels") or {}).get(LABEL_ROLE) is None
+        ]
+
+    async def total_memory(self) -> int | None:
+        """The memory of the swarm's ready and active nodes."""
+        async with docker_errors("list nodes", "of the swarm"):
+            nodes: list[Mapping[str, Any]] = await self.docker.nodes.list()
+        total = sum(
+            int(((n.get("Description") or {}).get("Resources") or {}).get("MemoryBytes") or 0)
+            for n in nodes
+            if (n.get("Status") or {}).get("State") == "ready"
+            and (n.get("Spec") or {}).get("Availability", "active") == "active"
+        )
+        return total or None
 
     async def volume_labels(self, name: str) -> dict[str, str] | None:
         """The labels of named volume ``name`` on the manager, or ``None``."""

@@ -25,12 +25,10 @@ from aiodockerspawner.backends.docker.prepull import PullOne
 from aiodockerspawner.backends.docker.pulls import PullOptions, registry_auth_header
 from aiodockerspawner.backends.service.body import prepull_job_body
 from aiodockerspawner.errors import DockerOperationError
-from aiodockerspawner.labels import LABEL_HUB, LABEL_MANAGED_BY, MANAGED_BY
+from aiodockerspawner.labels import LABEL_HUB, LABEL_MANAGED_BY, LABEL_ROLE, MANAGED_BY
 
 log = logging.getLogger(__name__)
 
-#: label on the job services, telling them from servers
-LABEL_ROLE = "aiodockerspawner.role"
 #: task states a job's task ends in
 _ENDED = frozenset({"complete", "failed", "rejected", "shutdown", "orphaned", "remove"})
 FIRST_DELAY = 0.2
