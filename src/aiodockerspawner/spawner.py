@@ -504,7 +504,7 @@ class DockerSpawner(
             self._last_started = await backend.start(obj)
             started = True
             if watch is not None:
-                watch.started()
+                watch.started(self._last_started)
             progress.report(progress.ADDRESS, f"{spec.name} is running; finding its address")
             # through self: subclasses override get_ip_and_port, as with dockerspawner
             address = Address(*await self._until_death(self.get_ip_and_port(), watch))

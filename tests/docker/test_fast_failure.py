@@ -21,6 +21,8 @@ BOOM = ["sh", "-c", "echo starting up; echo boom >&2; exit 3"]
 #: allocates 100 MiB at once: over a 32 MiB mem_limit, the kernel kills it
 HOG = ["sh", "-c", "echo allocating; exec dd if=/dev/zero of=/dev/null bs=100M count=1"]
 HTTP_TIMEOUT = 30.0
+#: far below HTTP_TIMEOUT, with room for a loaded machine (tests/e2e holds 3 s)
+FAST = 10.0
 
 
 async def exists(name: str) -> bool:
@@ -54,7 +56,7 @@ async def test_exit_during_start_says_code_and_log(tiny_image: str, remove: bool
         assert error.status_code == 500
         assert error.log_message == text  # what the REST API and the Hub log show
         assert "<pre>" in error.jupyterhub_html_message  # type: ignore[attr-defined]
-        assert took < 3, took
+        assert took < FAST, took
         # kept for inspection, or gone, as `remove` says
         assert await exists(spawner.object_name) is (not remove)
         assert spawner._startup_watch is None
@@ -74,7 +76,7 @@ async def test_exit_while_the_hub_waits_for_http(tiny_image: str) -> None:
     try:
         text = message(error)
         assert "exited with code 4" in text and "boom" in text, text
-        assert 1 <= took < 4, took
+        assert 1 <= took < FAST, took
     finally:
         await spawner.stop()
 
@@ -87,7 +89,7 @@ async def test_out_of_memory_says_so(tiny_image: str) -> None:
         assert "ran out of memory (mem_limit 32 MiB)" in text, text
         assert "exited with code 137" in text, text
         assert "allocating" in text, text
-        assert took < 5, took
+        assert took < FAST, took
         # the kept container agrees
         state = await docker_cli("inspect", "-f", "{{.State.OOMKilled}}", spawner.object_name)
         assert state.strip() == "true"
@@ -98,7 +100,8 @@ async def test_out_of_memory_says_so(tiny_image: str) -> None:
 async def test_log_tail_is_bounded_and_clean(tiny_image: str) -> None:
     script = (
         "i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done; "
-        "printf 'bell\\007 and \\033[31mcolour\\033[0m\\n' >&2; exit 1"
+        # stdout, as the lines before it: the order of two streams is not kept
+        "printf 'bell\\007 and \\033[31mcolour\\033[0m\\n'; exit 1"
     )
     spawner = make_spawner(
         image=tiny_image,

@@ -34,6 +34,6 @@ async def test_task_exit_says_code_error_and_log(tiny_image: str, script: str) -
     assert "(service " in text and "exited with code 3" in text, text
     assert "non-zero exit (3)" in text, text  # the task's own error
     assert "boom" in text and "starting up" in text, text
-    assert took < 6, took
+    assert took < 10, took  # far below http_timeout (30 s), even on a loaded machine
     assert await services_named(spawner.object_name) == []
     print(f"\nMEASURE swarm fast failure ({script!r}): {took:.2f} s")

@@ -34,6 +34,10 @@ class ObjectEvents(Protocol):
 
     def unlisten(self, object_id: str, queue: asyncio.Queue[Mapping[str, Any]]) -> None: ...
 
+    def note(self, obj: ObservedObject) -> None:
+        """An object its own start just inspected: newer than the events about it so far."""
+        ...
+
 
 class StartupWatch(Protocol):
     """One server watched from its start until the Hub has seen it answer.
@@ -44,8 +48,8 @@ class StartupWatch(Protocol):
 
     died: asyncio.Future[ExitReport]
 
-    def started(self) -> None:
-        """The start request returned: the server runs (or ran) from now on."""
+    def started(self, obj: ObservedObject) -> None:
+        """The start request returned (``obj``: the object as inspected right after)."""
         ...
 
     async def explain(self, timeout: float) -> ExitReport | None:

@@ -40,6 +40,7 @@ from aiodockerspawner.backends.docker.streams import StreamDecoder
 from aiodockerspawner.backends.docker.watch import event_action
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.exits import ExitReport, LogLimits, LogTail
+from aiodockerspawner.model import ObservedObject
 
 log = logging.getLogger(__name__)
 
@@ -124,8 +125,15 @@ class ContainerStartupWatch:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def started(self) -> None:
-        """Nothing to do: the events and the output stream already tell."""
+    def started(self, obj: ObservedObject) -> None:
+        """Tell the events cache what the start's inspect saw.
+
+        A daemon may deliver the ``start`` event after the start request has
+        answered (Podman: some 0.2 s later); until then the cache, loaded
+        between the create and the start, would still say ``created``.
+        """
+        if self.events is not None:
+            self.events.note(obj)
 
     async def close(self) -> None:
         """Stop watching: detach from the output, stop listening."""

@@ -310,6 +310,20 @@ class Watcher:
         if not queues:
             self._listeners.pop(object_id, None)
 
+    def note(self, obj: ObservedObject) -> None:
+        """An object as its own start just inspected it.
+
+        Stored when the cache has not seen it start yet (absent, or still
+        ``created``): a daemon may send the ``start`` event after the start
+        request answered. A state the events already moved on (``exited``)
+        is newer than the inspect and is kept.
+        """
+        current = self._objects.get(obj.id)
+        if not self._connected or obj.labels.get(LABEL_HUB) != self.hub_id:
+            return
+        if current is None or current.status.status == "created":
+            self._store(obj)
+
     def _tell_listeners(self, event: Mapping[str, Any]) -> None:
         if not self._listeners:
             return

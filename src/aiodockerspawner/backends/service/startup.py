@@ -27,6 +27,7 @@ from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.streams import StreamDecoder
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.exits import ExitReport, LogLimits, LogTail
+from aiodockerspawner.model import ObservedObject
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ class ServiceStartupWatch:
         self.died: asyncio.Future[ExitReport] = asyncio.get_running_loop().create_future()
         self._task: asyncio.Task[None] | None = None
 
-    def started(self) -> None:
+    def started(self, obj: ObservedObject) -> None:
         """The task runs: look at it until the watch is closed."""
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._look_until_dead())
