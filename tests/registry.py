@@ -188,7 +188,7 @@ class RegistryFront:
             response = web.StreamResponse(status=upstream.status, headers=out)
             await response.prepare(request)
             if request.method != "HEAD":
-                async for chunk in upstream.content.iter_chunked(32 * 1024):
+                async for chunk in upstream.content.iter_chunked(256 * 1024):
                     await self._throttle(len(chunk))
                     await response.write(chunk)
                     self.bytes_sent += len(chunk)
