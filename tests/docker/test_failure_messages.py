@@ -70,7 +70,9 @@ async def test_registry_refuses_credentials(
     assert "asks for credentials, and none were given" in message, message
     # and the right ones pull it (the front is a faithful registry)
     right = {private_registry.address: {"username": "alice", "password": "s3cret"}}
-    spawner = make_spawner(image=image, registry_credentials=right, remove=True)
+    spawner = make_spawner(
+        image=image, registry_credentials=right, remove=True, stop_grace_period=0
+    )
     try:
         await spawner.start()
     finally:
@@ -85,6 +87,7 @@ async def test_port_already_allocated_by_a_container(tiny_image: str) -> None:
     holder = make_spawner(
         image=tiny_image,
         remove=True,
+        stop_grace_period=0,
         extra_host_config={"port_bindings": {8888: ("127.0.0.1", port)}},
     )
     await holder.start()
