@@ -131,3 +131,23 @@ async def test_without_a_hub_the_watch_ends_with_start(
     await spawner.start()
     assert spawner._startup_watch is None
     await spawner.stop()
+
+
+@pytest.mark.parametrize(
+    "traits",
+    [{"events_cache": True}, {"events_cache": False, "failure_log_lines": 0}],
+    ids=["attach-refused", "nothing-to-watch"],
+)
+async def test_a_slow_start_without_an_output_stream_is_no_death(
+    fake_docker: FakeEngine, fake_spawner: SpawnerFactory, traits: dict[str, object]
+) -> None:
+    """No output stream to end: a container not started yet must not pass for dead."""
+    fake_docker.inject(ATTACH, status=500, message="attach not supported")
+    fake_docker.inject(r"^POST /containers/[^/]+/start$", delay=1.5)
+    spawner = fake_spawner(remove=False, **traits)
+    give_hub_server(spawner)  # the watch stays open after start(), as under a Hub
+    url = await spawner.start()
+    assert url.startswith("http://")
+    watch = spawner._startup_watch
+    assert watch is not None and not watch.died.done()
+    await spawner.stop()

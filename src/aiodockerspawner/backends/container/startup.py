@@ -108,7 +108,9 @@ class ContainerStartupWatch:
             self._attach_ended.set()
         else:
             self._spawn(self._read_attach(self._attach))
-        self._spawn(self._monitor())
+        if self._queue is not None or self._attach is not None:
+            # with neither the events nor the output stream, nothing would tell
+            self._spawn(self._monitor())
 
     async def _open_attach(self) -> None:
         timeout = aiohttp.ClientTimeout(total=None, sock_read=None, sock_connect=10)
@@ -189,7 +191,10 @@ class ContainerStartupWatch:
 
     async def _monitor(self) -> None:
         oom = False
-        attach_watch: asyncio.Task[bool] | None = asyncio.ensure_future(self._attach_ended.wait())
+        # the end of the output stream is a sign of death only when it was open
+        attach_watch: asyncio.Task[bool] | None = None
+        if self._attach is not None:
+            attach_watch = asyncio.ensure_future(self._attach_ended.wait())
         try:
             while True:
                 getter = asyncio.ensure_future(self._next_event(None))
@@ -225,10 +230,11 @@ class ContainerStartupWatch:
                 if state is None:
                     await self._finish(None, oom, exists=False)
                     return
-                if not (state.get("State") or {}).get("Running"):
+                status = state.get("State") or {}
+                if not status.get("Running") and status.get("Status") != "created":
                     await self._finish(None, oom, exists=True, inspected=state)
                     return
-                # still running: only the stream broke; the events still tell
+                # running (or not started yet): only the stream broke; the events still tell
         finally:
             if attach_watch is not None:
                 attach_watch.cancel()
