@@ -7,9 +7,12 @@ hide a broken environment.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import jupyterhub
 import pytest
@@ -27,6 +30,8 @@ SINGLEUSER_IMAGE = f"aiodockerspawner-test/singleuser:{jupyterhub.__version__}"
 #: several suites side by side on one daemon without them removing each other's objects
 TEST_HUB_ID = os.environ.get("AIODOCKERSPAWNER_TEST_HUB_ID", "aiodockerspawner-tests")
 TEST_PREFIX = os.environ.get("AIODOCKERSPAWNER_TEST_PREFIX", "adst")
+#: the checkout under test
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:
@@ -90,6 +95,35 @@ def hub_connect_ip() -> str:
         "network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}"
     ).stdout.strip()
     return out or "172.17.0.1"
+
+
+@pytest.fixture(scope="session")
+def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory holding this checkout's sdist and wheel.
+
+    ``nox -s tests`` builds them (``python -m build``, then ``twine check``)
+    and names the directory in ``AIODOCKERSPAWNER_TEST_DIST``; otherwise they
+    are built here, with ``build`` from this interpreter or from a scratch
+    virtualenv (the build backend comes from the package index either way).
+    """
+    given = os.environ.get("AIODOCKERSPAWNER_TEST_DIST")
+    if given:
+        return Path(given)
+    out = tmp_path_factory.mktemp("dist")
+    python = sys.executable
+    if importlib.util.find_spec("build") is None:
+        venv = tmp_path_factory.mktemp("build-venv")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        python = str(venv / "bin" / "python")
+        subprocess.run([python, "-m", "pip", "install", "-q", "build"], check=True)
+    result = subprocess.run(
+        [python, "-m", "build", "--outdir", str(out), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"python -m build failed:\n{result.stdout}\n{result.stderr}"
+    return out
 
 
 @pytest.fixture(autouse=True, scope="module")

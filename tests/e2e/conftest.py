@@ -149,7 +149,10 @@ def start_hub(
     Hub from another virtualenv, ``env`` adds to its environment (e.g.
     ``DOCKER_HOST``). The returned hub can be killed (``kill()``, SIGKILL),
     stopped and restarted on the same directory and database (``restart()``,
-    optionally with another spawner class).
+    optionally with another spawner class). ``common_config=False`` leaves out
+    the common settings (authenticator, Hub addresses, spawner defaults): the
+    file is then ``extra_config`` followed by only what the harness needs (its
+    ports and files, the service token, the test image, prefix and hub id).
     """
     hubs: list[RunningHub] = []
 
@@ -159,47 +162,54 @@ def start_hub(
         *,
         python: str = sys.executable,
         env: dict[str, str] | None = None,
+        common_config: bool = True,
     ) -> RunningHub:
         workdir = tmp_path_factory.mktemp(name)
         port = free_port()
         proxy_api_port = free_port()
         token = os.urandom(16).hex()
         prefix = f"{TEST_PREFIX}-{name}"
+        # What the harness itself needs: its own ports (Hubs run side by side),
+        # files in the Hub's directory, a service token to drive the Hub, the
+        # local test image and this test run's names and labels.
+        harness = f"""
+            c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
+            c.JupyterHub.hub_port = {free_port()}
+            c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+            c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
+            c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
+            c.JupyterHub.pid_file = "{workdir}/proxy.pid"
+            c.JupyterHub.services = [{{"name": "e2e", "api_token": "{token}"}}]
+            c.JupyterHub.load_roles = [{{
+                "name": "e2e",
+                "scopes": ["admin:users", "admin:servers", "tokens", "access:servers", "proxy"],
+                "services": ["e2e"],
+            }}]
+            c.DockerSpawner.image = "{singleuser_image}"
+            c.DockerSpawner.prefix = "{prefix}"
+            c.DockerSpawner.hub_id = "{TEST_HUB_ID}"
+            """
+        common = f"""
+            c.JupyterHub.spawner_class = "aiodocker"
+            c.JupyterHub.authenticator_class = "dummy"
+            c.Authenticator.allow_all = True
+            c.JupyterHub.hub_ip = "0.0.0.0"
+            c.JupyterHub.hub_connect_ip = "{hub_connect_ip}"
+            c.JupyterHub.allow_named_servers = True
+            c.JupyterHub.cleanup_servers = True
+            c.DockerSpawner.allowed_images = {{"default": "{singleuser_image}"}}
+            c.DockerSpawner.remove = True
+            c.DockerSpawner.stop_grace_period = 2
+            c.Spawner.start_timeout = 120
+            c.Spawner.http_timeout = 60
+            """
         config = workdir / "jupyterhub_config.py"
-        config.write_text(
-            textwrap.dedent(
-                f"""
-                c.JupyterHub.spawner_class = "aiodocker"
-                c.JupyterHub.authenticator_class = "dummy"
-                c.Authenticator.allow_all = True
-                c.JupyterHub.bind_url = "http://127.0.0.1:{port}"
-                c.JupyterHub.hub_ip = "0.0.0.0"
-                c.JupyterHub.hub_port = {free_port()}
-                c.JupyterHub.hub_connect_ip = "{hub_connect_ip}"
-                c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-                c.JupyterHub.allow_named_servers = True
-                c.JupyterHub.cleanup_servers = True
-                c.JupyterHub.db_url = "sqlite:///{workdir}/jupyterhub.sqlite"
-                c.JupyterHub.cookie_secret_file = "{workdir}/cookie_secret"
-                c.JupyterHub.pid_file = "{workdir}/proxy.pid"
-                c.JupyterHub.services = [{{"name": "e2e", "api_token": "{token}"}}]
-                c.JupyterHub.load_roles = [{{
-                    "name": "e2e",
-                    "scopes": ["admin:users", "admin:servers", "tokens", "access:servers", "proxy"],
-                    "services": ["e2e"],
-                }}]
-                c.DockerSpawner.image = "{singleuser_image}"
-                c.DockerSpawner.allowed_images = {{"default": "{singleuser_image}"}}
-                c.DockerSpawner.remove = True
-                c.DockerSpawner.prefix = "{prefix}"
-                c.DockerSpawner.hub_id = "{TEST_HUB_ID}"
-                c.DockerSpawner.stop_grace_period = 2
-                c.Spawner.start_timeout = 120
-                c.Spawner.http_timeout = 60
-                """
-            )
-            + textwrap.dedent(extra_config)
-        )
+        if common_config:
+            text = textwrap.dedent(common + harness) + textwrap.dedent(extra_config)
+        else:
+            # the given configuration as it is, then only what the harness needs
+            text = textwrap.dedent(extra_config) + "\n# test harness\n" + textwrap.dedent(harness)
+        config.write_text(text)
         running = RunningHub(
             f"http://127.0.0.1:{port}",
             token,

@@ -55,8 +55,9 @@ class ResourceConfig(HasTraits):
         Memory reservation (``HostConfig.MemoryReservation``), a soft limit;
         like ``mem_limit`` it may be a callable.
 
-        .. versionadded:: 0.1
-           dockerspawner ignores it for containers.
+        .. versionchanged:: 0.1
+           Applied to containers; dockerspawner has the setting (from
+           JupyterHub's Spawner) but ignores it for them.
         """,
     ).tag(config=True)
 
@@ -79,8 +80,9 @@ class ResourceConfig(HasTraits):
         Relative CPU weight in cores (``CpuShares = 1024 * cores``); a
         best-effort share under contention, not a reservation.
 
-        .. versionadded:: 0.1
-           dockerspawner ignores it for containers.
+        .. versionchanged:: 0.1
+           Applied to containers; dockerspawner has the setting (from
+           JupyterHub's Spawner) but ignores it for them.
         """,
     ).tag(config=True)
 
