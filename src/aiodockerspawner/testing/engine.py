@@ -316,6 +316,8 @@ class FakeEngine:
             fault.release()
         for waiter in self._event_waiters:
             waiter.set()
+        for c in self.containers.values():
+            c.notify()  # attach streams of running containers see _stopping and end
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
