@@ -19,6 +19,7 @@ import pytest
 
 from aiodockerspawner.backends.container.sweep import stop_sweepers
 from aiodockerspawner.backends.docker.client import close_shared_clients
+from aiodockerspawner.backends.docker.prepull import stop_prepullers
 from aiodockerspawner.backends.docker.watch import stop_watchers
 from aiodockerspawner.backends.service.snapshot import stop_task_snapshots
 
@@ -130,6 +131,7 @@ def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def _close_clients() -> AsyncIterator[None]:
     """Stop the watchers and close the shared aiodocker clients of each module's event loop."""
     yield
+    await stop_prepullers()
     await stop_watchers()
     await stop_task_snapshots()
     await stop_sweepers()

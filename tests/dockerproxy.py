@@ -22,8 +22,9 @@ Faults:
 - while the daemon behind it is down, every request is hung up on.
 
 ``peak_in_flight`` is the most requests it handled at once (events streams
-apart, counted in ``open_event_streams``): what a client's connection limit
-allows.
+and the attach streams of starts being watched apart, counted in
+``open_event_streams`` and ``open_attach_streams``: both live outside the
+client's connection limit): what a client's connection limit allows.
 
 Streams are forwarded chunk by chunk, so events and pull progress arrive as
 they happen. Hijacked connections (attached ``exec`` start) are not supported.
@@ -43,6 +44,7 @@ import aiohttp
 from aiohttp import web
 
 _VERSION_PREFIX = re.compile(r"^/v\d+\.\d+(?=/)")
+_ATTACH = re.compile(r"^/containers/[^/]+/attach$")
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -104,6 +106,9 @@ class DockerProxy:
         self.peak_in_flight = 0
         #: events streams open now
         self.open_event_streams = 0
+        #: attach streams (a start's output) open now, and the most at once
+        self.open_attach_streams = 0
+        self.peak_attach_streams = 0
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
 
@@ -215,17 +220,23 @@ class DockerProxy:
             time.monotonic(),
         )
         self.requests.append(rec)
-        streaming = path == "/events"
-        if streaming:
+        events = path == "/events"
+        attach = _ATTACH.match(path) is not None
+        if events:
             self.open_event_streams += 1
+        elif attach:
+            self.open_attach_streams += 1
+            self.peak_attach_streams = max(self.peak_attach_streams, self.open_attach_streams)
         else:
             self.in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             return await self._forward(request, rec)
         finally:
-            if streaming:
+            if events:
                 self.open_event_streams -= 1
+            elif attach:
+                self.open_attach_streams -= 1
             else:
                 self.in_flight -= 1
 

@@ -93,3 +93,30 @@ async def http_status(url: str, *, timeout: float = 15.0) -> int:
                 raise
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.5)
+
+
+def give_hub_server(spawner: DockerSpawner) -> None:
+    """Give a spawner made without a Hub the ``Server`` JupyterHub's ``User.spawn`` gives it."""
+    from jupyterhub import orm
+
+    spawner.orm_spawner.server = orm.Server(
+        proto="http", ip="", port=0, cookie_name="cookie", base_url=f"/user/{spawner.user.name}/"
+    )
+
+
+async def hub_wait_up(spawner: DockerSpawner, url: str, timeout: float) -> object:
+    """What JupyterHub does after ``start()`` returned ``url``: record it, wait for HTTP.
+
+    As ``User.spawn`` then ``User._wait_up`` (JupyterHub 6.1): the server's
+    address is set from the URL, then ``server.wait_up(http=True, ...)``
+    polls ``<url><base_url>api`` until it answers or ``timeout`` runs out.
+    """
+    from urllib.parse import urlparse
+
+    server = spawner.server
+    assert server is not None, "give_hub_server() first"
+    parsed = urlparse(url)
+    server.proto = parsed.scheme
+    server.ip = parsed.hostname
+    server.port = parsed.port
+    return await server.wait_up(http=True, timeout=timeout, extra_path="api")

@@ -98,3 +98,7 @@ class InvalidSpec(ValueError):
 
     The message names the trait (or key) at fault.
     """
+
+
+class ObjectExited(DockerOperationError):
+    """The server's object stopped during the start (its process exited, its task failed)."""

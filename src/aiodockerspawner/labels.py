@@ -25,6 +25,11 @@ LABEL_SPEC = "aiodockerspawner.spec-digest"
 LABEL_GPUS = "aiodockerspawner.gpus"
 #: on a swarm secret: the name of the service it was made for (internal SSL files)
 LABEL_SECRET_OF = "aiodockerspawner.secret-of"
+#: the server's mem_limit and mem_guarantee in bytes, when set (capacity counting)
+LABEL_MEM_LIMIT = "aiodockerspawner.mem-limit"
+LABEL_MEM_GUARANTEE = "aiodockerspawner.mem-guarantee"
+#: what an object that is not a server is for (``prepull``: a pre-pull job service)
+LABEL_ROLE = "aiodockerspawner.role"
 
 MANAGED_BY = "aiodockerspawner"
 

@@ -21,6 +21,8 @@ from aiodockerspawner.errors import InvalidSpec
 from aiodockerspawner.labels import (
     LABEL_HUB,
     LABEL_MANAGED_BY,
+    LABEL_MEM_GUARANTEE,
+    LABEL_MEM_LIMIT,
     LABEL_SERVER,
     LABEL_USER,
     LABEL_VERSION,
@@ -115,6 +117,13 @@ class SpecResolver(HasTraits):
             "cpu_limit": await self._resource("cpu_limit", "cores"),
             "cpu_guarantee": await self._resource("cpu_guarantee", "cores"),
         }
+        labels = self._labels()
+        for label, value in (
+            (LABEL_MEM_LIMIT, limits["mem_limit"]),
+            (LABEL_MEM_GUARANTEE, limits["mem_guarantee"]),
+        ):
+            if value is not None:
+                labels[label] = str(int(value))  # what capacity limits count
         env = {k: str(v) for k, v in self.get_env().items()}
         for trait, value in limits.items():
             # the base class exports the configured value; export the evaluated one
@@ -128,7 +137,7 @@ class SpecResolver(HasTraits):
             command=list(self.cmd) if self.cmd else None,
             args=[str(a) for a in self.get_args()],
             port=self.port,
-            labels=self._labels(),
+            labels=labels,
             network=self.network_name,
             host_ip=None if self.use_internal_ip else self.host_ip,
             binds=binds,

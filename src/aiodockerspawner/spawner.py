@@ -42,20 +42,29 @@ from aiodockerspawner.backends import (
 )
 from aiodockerspawner.compat.deprecations import DeprecatedTraits
 from aiodockerspawner.compat.object_api import ObjectAPI
+from aiodockerspawner.config.capacity import CapacityConfig
 from aiodockerspawner.config.defaults import ContainerDefaults
 from aiodockerspawner.config.endpoint import EndpointConfig
+from aiodockerspawner.config.failures import FailureConfig
 from aiodockerspawner.config.gpus import GpuConfig
 from aiodockerspawner.config.image import ImageConfig
 from aiodockerspawner.config.lifecycle import LifecycleConfig
 from aiodockerspawner.config.naming import NamingConfig
 from aiodockerspawner.config.network import NetworkConfig
+from aiodockerspawner.config.prepull import PrepullConfig
 from aiodockerspawner.config.profiles import ProfileConfig
 from aiodockerspawner.config.resources import ResourceConfig
 from aiodockerspawner.config.storage import StorageConfig
 from aiodockerspawner.core import drift, naming
 from aiodockerspawner.core.networking import HOST_NETWORK, free_port, port_from_env
 from aiodockerspawner.deadlines import StartTimedOut, run_start
-from aiodockerspawner.errors import DockerOperationError, InvalidSpec, ObjectExists
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    InvalidSpec,
+    ObjectExists,
+    ObjectExited,
+)
+from aiodockerspawner.failfast import FastFailure
 from aiodockerspawner.gpuassignment import GpuAssignment
 from aiodockerspawner.hubdb import known_from_db, orm_session
 from aiodockerspawner.internalssl import InternalSSL
@@ -65,9 +74,11 @@ from aiodockerspawner.labels import (
     other_owner,
 )
 from aiodockerspawner.model import Address, ObjectSpec, ObservedObject
+from aiodockerspawner.prepulling import Prepulling
 from aiodockerspawner.progress import SpawnProgress
 from aiodockerspawner.resolve import SpecResolver
 from aiodockerspawner.serverlifetime import ServerLifetime
+from aiodockerspawner.serverlimits import ServerLimits
 from aiodockerspawner.useroptions import UserOptionsHandling
 
 _TOKEN_ENV_KEYS = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
@@ -86,6 +97,9 @@ class DockerSpawner(
     ServerLifetime,
     UserOptionsHandling,
     GpuAssignment,
+    FastFailure,
+    Prepulling,
+    ServerLimits,
     SpecResolver,
     ImageConfig,
     ProfileConfig,
@@ -96,6 +110,9 @@ class DockerSpawner(
     LifecycleConfig,
     ResourceConfig,
     GpuConfig,
+    FailureConfig,
+    PrepullConfig,
+    CapacityConfig,
     ContainerDefaults,
     Spawner,  # type: ignore[misc]
 ):
@@ -262,7 +279,12 @@ class DockerSpawner(
     _sweep_warned = False
 
     def _start_sweeper(self) -> OrphanSweeper | None:
-        """Start the Hub's orphan sweeper (once; it then runs periodically) when enabled."""
+        """Start the Hub-wide tasks (once; they then run periodically) when enabled.
+
+        The pre-puller (:mod:`aiodockerspawner.prepulling`), and the orphan
+        sweeper, whose result is returned.
+        """
+        self._start_prepuller()
         if not self.orphan_sweep:
             return None
         session = orm_session(self.orm_spawner)
@@ -334,6 +356,7 @@ class DockerSpawner(
 
     def load_state(self, state: dict[str, Any]) -> None:
         super().load_state(state)
+        self._start_prepuller()  # JupyterHub loads every spawner it creates: the Hub's start
         object_id = state.get("object_id") or state.get("container_id")
         if object_id:
             self.object_id = object_id
@@ -353,11 +376,6 @@ class DockerSpawner(
         return env
 
     # -- start / stop / poll ------------------------------------------------------
-
-    def _fail(self, e: DockerOperationError) -> Exception:
-        """Attach a one-line reason for the spawn page; the log keeps the details."""
-        e.jupyterhub_message = f"Could not start your server: {e.reason}"  # type: ignore[attr-defined]
-        return e
 
     async def start(self) -> str:
         self._starting = True
@@ -381,7 +399,13 @@ class DockerSpawner(
                     self.log.error("Giving up starting %s: %s", self._log_name, e.reason)
                     raise self._fail(e) from e.__cause__
             tracker.report(progress.STARTED, f"Server is up at {url}; waiting for it to respond")
+            # a death while JupyterHub waits for the server's HTTP answer fails at once
+            await self._watch_until_answered()
             return url
+        except BaseException:
+            self._release_capacity()
+            await asyncio.shield(self._close_startup_watch())
+            raise
         finally:
             self._starting = False
             self._user_options_consumed()
@@ -415,8 +439,11 @@ class DockerSpawner(
         spec = await self._assign_gpus(spec)
         spec.labels[LABEL_SPEC] = drift.spec_digest(spec)
         backend = self.backend
+        await self._reserve_capacity(backend, spec)  # HTTP 503 when full; creates nothing
         created = False
         creating = False  # a create request is in flight: Docker may have made it already
+        watch = None
+        started = False  # the start request returned: a failure may be the server dying
         try:
             try:
                 creating = True
@@ -439,19 +466,29 @@ class DockerSpawner(
             verb = "Created" if created else "Resuming"
             progress.report(progress.CREATE, f"{verb} {backend.object_type} {spec.name}")
             await self.copy_certs(backend, obj.id)
+            # from here until the Hub has seen the server answer, a death ends the spawn
+            watch = await self._open_startup_watch(backend, obj)
             progress.report(progress.START, f"Starting {backend.object_type} {spec.name}")
             self._last_started = await backend.start(obj)
+            started = True
+            if watch is not None:
+                watch.started(self._last_started)
             progress.report(progress.ADDRESS, f"{spec.name} is running; finding its address")
             # through self: subclasses override get_ip_and_port, as with dockerspawner
-            address = Address(*await self.get_ip_and_port())
+            address = Address(*await self._until_death(self.get_ip_and_port(), watch))
             if self.post_start_cmd:
                 progress.report(progress.POST_START, f"Running post_start_cmd in {spec.name}")
-                await self.post_start_exec()
+                await self._until_death(self.post_start_exec(), watch)
         except DockerOperationError as e:
-            self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
-            if created:
+            died = None
+            if started or isinstance(e, ObjectExited):
+                died = await self._explain_failure(e, watch)
+            if died is None:
+                self.log.error("Failed to start %s for %s: %s", spec.name, self._log_name, e)
+            if created and (died is None or self.remove):
                 await self._discard(backend, spec.name)
-            raise self._fail(e) from e
+            # a server that died is kept for inspection unless `remove`
+            raise (died or self._fail(e)) from e
         except BaseException:
             # cancelled (start_timeout) or an unexpected error: leave nothing behind
             if created:
@@ -673,6 +710,8 @@ class DockerSpawner(
         return int(obj.status.exit_code or 0)
 
     async def stop(self, now: bool = False) -> None:
+        self._release_capacity()  # its place on the endpoint is free again
+        await self._close_startup_watch()
         target = self.object_id or self.object_name
         backend = self.backend
         if not self.object_id and target and await self._observe(target) is None:

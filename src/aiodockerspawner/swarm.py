@@ -36,11 +36,13 @@ from aiodockerspawner.backends import (
     REMOVED,
     TASK_PENDING_STATES,
     ObjectBackend,
+    PullOne,
     ServiceBackend,
     TaskSnapshot,
     dockerpy,
     get_task_snapshot,
     service_backend,
+    swarm_prepull,
 )
 from aiodockerspawner.core.naming import service_name
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec
@@ -411,6 +413,10 @@ class SwarmSpawner(DockerSpawner):
             return None
         newest = max(tasks, key=lambda t: str(t.get("CreatedAt") or ""))
         return dict(newest)
+
+    def prepull_strategy(self) -> PullOne:
+        """Pre-pull on every node: a one-shot global job per image."""
+        return swarm_prepull(self.endpoint, self.hub_id, self.pull_options())
 
     # -- poll --------------------------------------------------------------------
 

@@ -122,7 +122,8 @@ async def test_failed_pull_carries_the_registry_message(tiny_image: str) -> None
         await spawner.start()
     message = info.value.jupyterhub_message  # type: ignore[attr-defined]
     assert "\n" not in message
-    assert message.startswith("Could not start your server: pull image")
+    assert message.startswith(f"Could not start your server: the image {image} was not found")
+    assert "(pull image" in message
     assert "manifest unknown" in message or "not found" in message, message
 
 

@@ -97,7 +97,8 @@ async def test_many_spawns_under_a_small_connection_limit(
             f"\nMEASURE connection limit {limit}: {count} concurrent spawns all started in "
             f"{result['started']:.1f}s and stopped in {result['stopped']:.1f}s; at most "
             f"{proxy.peak_in_flight} Docker requests in flight at once, beside "
-            f"{result['streams']} events stream"
+            f"{result['streams']} events stream and up to {proxy.peak_attach_streams} attach "
+            "streams of starts being watched"
         )
         assert result["polls"] == [None] * count
         assert all(result["served"])

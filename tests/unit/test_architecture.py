@@ -29,6 +29,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "deadlines",
         "imagerefs",
         "units",
+        "exits",
     ),
     "core": ("core",),
     "backends.base": ("backends.base",),
@@ -49,6 +50,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "volumenamingstrategy",
         "useroptions",
         "gpuassignment",
+        "failfast",
+        "prepulling",
+        "serverlimits",
     ),
     "public": ("",),  # aiodockerspawner/__init__.py
     "testing": ("testing",),

@@ -700,3 +700,14 @@ def test_every_create_service_key_is_tested() -> None:
 def test_extra_create_kwargs_refused(kw: dict[str, Any], match: str) -> None:
     with pytest.raises(InvalidSpec, match=match):
         service_create_body(make_spec(extra_create=kw))
+
+
+def test_prepull_job_runs_once_on_every_node() -> None:
+    from aiodockerspawner.backends.service.body import prepull_job_body
+
+    body = prepull_job_body("example.org/nb:1", name="job", labels={"a": "b"})
+    assert body["Mode"] == {"GlobalJob": {}}
+    assert body["TaskTemplate"]["RestartPolicy"] == {"Condition": "none"}
+    container = body["TaskTemplate"]["ContainerSpec"]
+    assert container == {"Image": "example.org/nb:1", "Command": ["true"]}
+    assert body["Labels"] == {"a": "b"} and body["Name"] == "job"

@@ -107,3 +107,30 @@ def test_owned_by() -> None:
     assert not owned_by(labels, "h2")
     assert not owned_by({LABEL_HUB: "h1"}, "h1")
     assert not owned_by(None, "h1")
+
+
+async def test_a_starts_own_inspect_fills_in_for_a_late_start_event() -> None:
+    """Podman sends ``start`` some 0.2 s after the start request answered."""
+    from aiodockerspawner.backends.container.observe import ContainerSource
+    from aiodockerspawner.backends.docker.client import Endpoint
+    from aiodockerspawner.backends.docker.watch import Watcher
+
+    watcher = Watcher(Endpoint("unix:///nonexistent.sock"), ContainerSource(), "h")
+    watcher._connected = True
+    labels = {LABEL_HUB: "h"}
+
+    def obj(status: str, running: bool) -> ObservedObject:
+        state = ObjectStatus(running=running, status=status, exit_code=None if running else 3)
+        return ObservedObject(id="c1", name="n", image="i", status=state, labels=labels)
+
+    watcher._store(obj("created", False))
+    watcher.note(obj("running", True))
+    assert watcher.get("c1") == obj("running", True)
+    # an exit the events already reported is newer than the start's inspect
+    watcher._store(obj("exited", False))
+    watcher.note(obj("running", True))
+    assert watcher.get("c1") == obj("exited", False)
+    # another Hub's object is never stored
+    other = ObservedObject(id="c2", name="m", image="i", status=ObjectStatus(True, "running"))
+    watcher.note(other)
+    assert watcher.get("c2") is None

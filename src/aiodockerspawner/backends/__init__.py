@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Coroutine, Mapping
 from typing import Any
 
-from aiodockerspawner.backends.base import ObjectBackend
+from aiodockerspawner.backends.base import ObjectBackend, ObjectEvents, StartupWatch
 from aiodockerspawner.backends.container.backend import ContainerBackend
 from aiodockerspawner.backends.container.observe import ContainerSource
 from aiodockerspawner.backends.container.sweep import OrphanSweeper, get_sweeper, stop_sweepers
@@ -23,7 +23,15 @@ from aiodockerspawner.backends.docker.client import (
     generic_resources,
     resolve_endpoint,
     shared_client,
+    stream_client,
     within,
+)
+from aiodockerspawner.backends.docker.prepull import (
+    Prepuller,
+    PullOne,
+    get_prepuller,
+    local_pull,
+    stop_prepullers,
 )
 from aiodockerspawner.backends.docker.pulls import PullOptions, find_credentials
 from aiodockerspawner.backends.docker.watch import Watcher, WatchSource, get_watcher, stop_watchers
@@ -33,6 +41,7 @@ from aiodockerspawner.backends.service.backend import (
     TASK_PENDING_STATES,
     ServiceBackend,
 )
+from aiodockerspawner.backends.service.prepull import swarm_pull
 from aiodockerspawner.backends.service.snapshot import (
     TaskSnapshot,
     get_task_snapshot,
@@ -61,13 +70,17 @@ __all__ = [
     "Endpoint",
     "ExecResult",
     "ObjectBackend",
+    "ObjectEvents",
     "ObjectSpec",
     "ObjectStatus",
     "ObservedObject",
     "OrphanSweeper",
+    "Prepuller",
+    "PullOne",
     "PullOptions",
     "PullPolicy",
     "ServiceBackend",
+    "StartupWatch",
     "TaskSnapshot",
     "VolumeBind",
     "WatchSource",
@@ -78,20 +91,28 @@ __all__ = [
     "docker_py_call",
     "dockerpy",
     "find_credentials",
+    "get_prepuller",
     "get_sweeper",
     "get_task_snapshot",
     "get_watcher",
     "hub_containers",
+    "local_pull",
     "resolve_endpoint",
     "service_backend",
     "shared_client",
+    "swarm_prepull",
     "within",
 ]
 
 
 def container_backend(endpoint: Endpoint, pulls: PullOptions) -> ContainerBackend:
     """The backend for plain containers on ``endpoint``, on the Hub's shared client."""
-    return ContainerBackend(shared_client(endpoint), docker_host=endpoint.host, pulls=pulls)
+    return ContainerBackend(
+        shared_client(endpoint),
+        docker_host=endpoint.host,
+        pulls=pulls,
+        streams=stream_client(endpoint),
+    )
 
 
 def service_backend(
@@ -129,8 +150,14 @@ def docker_py_call(
     return dockerpy.send(client, request, name=method)
 
 
+def swarm_prepull(endpoint: Endpoint, hub_id: str, pulls: PullOptions) -> PullOne:
+    """Pre-pull on every node of the swarm behind ``endpoint`` (a one-shot global job)."""
+    return swarm_pull(shared_client(endpoint), hub_id, pulls, timeout=pulls.timeout)
+
+
 async def close_all() -> None:
-    """Stop the sweepers and watchers and close the clients of the running loop."""
+    """Stop the Hub-wide tasks (sweepers, pre-pullers, watchers), close the clients."""
+    await stop_prepullers()
     await stop_sweepers()
     await stop_watchers()
     await stop_task_snapshots()

@@ -5,9 +5,11 @@ The neutral types it speaks in live in :mod:`aiodockerspawner.model`.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from aiodockerspawner.exits import ExitReport, LogLimits
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -16,6 +18,47 @@ from aiodockerspawner.model import (
     ObservedObject,
     PullPolicy,
 )
+
+
+class ObjectEvents(Protocol):
+    """The events of one object as they arrive (the Hub-wide events stream)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether the stream is current (events are not being missed)."""
+        ...
+
+    def listen(self, object_id: str) -> asyncio.Queue[Mapping[str, Any]]:
+        """A queue of every event about ``object_id`` from now on."""
+        ...
+
+    def unlisten(self, object_id: str, queue: asyncio.Queue[Mapping[str, Any]]) -> None: ...
+
+    def note(self, obj: ObservedObject) -> None:
+        """An object its own start just inspected: newer than the events about it so far."""
+        ...
+
+
+class StartupWatch(Protocol):
+    """One server watched from its start until the Hub has seen it answer.
+
+    ``died`` is done, with an :class:`~aiodockerspawner.exits.ExitReport`,
+    when the server died in that time.
+    """
+
+    died: asyncio.Future[ExitReport]
+
+    def started(self, obj: ObservedObject) -> None:
+        """The start request returned (``obj``: the object as inspected right after)."""
+        ...
+
+    async def explain(self, timeout: float) -> ExitReport | None:
+        """After a start step failed: the death report (waiting up to ``timeout``), or None."""
+        ...
+
+    async def close(self) -> None:
+        """Stop watching (the server answered, or the start is over)."""
+        ...
 
 
 @runtime_checkable
@@ -54,6 +97,16 @@ class ObjectBackend(Protocol):
         """Start a created or stopped object and return its state after start."""
         ...
 
+    async def watch_startup(
+        self, obj: ObservedObject, *, logs: LogLimits, events: ObjectEvents | None
+    ) -> StartupWatch:
+        """Begin watching a created object, before :meth:`start`, for an early death.
+
+        ``events`` is the Hub-wide events stream when the spawner uses it;
+        ``logs`` bounds the log lines kept for the report.
+        """
+        ...
+
     async def address(self, obj: ObservedObject, policy: AddressPolicy) -> Address:
         """Where a started object's server listens."""
         ...
@@ -68,6 +121,14 @@ class ObjectBackend(Protocol):
 
     async def rename(self, name_or_id: str, new_name: str) -> None:
         """Give a stopped object another name (409 when the name is taken)."""
+        ...
+
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's server objects that exist now (capacity limits count them)."""
+        ...
+
+    async def total_memory(self) -> int | None:
+        """The memory of the Docker host (a swarm: of its available nodes), in bytes."""
         ...
 
     async def volume_labels(self, name: str) -> Mapping[str, str] | None:

@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiodockerspawner.imagerefs import normalize_image
-from aiodockerspawner.labels import LABEL_GPUS, LABEL_SPEC, LABEL_START, LABEL_VERSION
+from aiodockerspawner.labels import (
+    LABEL_GPUS,
+    LABEL_MEM_GUARANTEE,
+    LABEL_MEM_LIMIT,
+    LABEL_SPEC,
+    LABEL_START,
+    LABEL_VERSION,
+)
 from aiodockerspawner.model import ObjectSpec, ObservedObject
 
 KEEP = "keep"
@@ -37,8 +44,8 @@ POLICIES = (RECREATE_IMAGE, RECREATE, KEEP)
 
 #: environment variables that differ at every start by design
 VOLATILE_ENV = {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_SERVICE_URL"}
-#: labels that say nothing about the configuration
-VOLATILE_LABELS = {LABEL_SPEC, LABEL_START, LABEL_VERSION}
+#: labels that say nothing about the configuration (or repeat what the spec says)
+VOLATILE_LABELS = {LABEL_SPEC, LABEL_START, LABEL_VERSION, LABEL_MEM_LIMIT, LABEL_MEM_GUARANTEE}
 
 
 def spec_digest(spec: ObjectSpec) -> str:

@@ -2,7 +2,7 @@
 
 It keeps containers, images and volumes in memory and speaks enough of the
 Engine API for the spawner: version, containers (create, inspect, start,
-stop, kill, remove, list), volumes (create, inspect, list, remove; the named
+stop, kill, remove, list, attach, logs), volumes (create, inspect, list, remove; the named
 volumes a container mounts are created with it, as dockerd does), exec (with
 a hijacked output stream), image inspect, streamed pulls and the events
 stream. Faults can be injected per request path:
@@ -133,6 +133,15 @@ class FakeContainer:
     finished_at: str = ""
     ports: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     ip: str = ""
+    #: what the process wrote: (stream 1 or 2, bytes), in order
+    output: list[tuple[int, bytes]] = field(default_factory=list)
+    oom_killed: bool = False
+    #: set and replaced whenever output is written or the container stops
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = asyncio.Event()
 
     @property
     def running(self) -> bool:
@@ -151,6 +160,7 @@ class FakeContainer:
                 "Paused": False,
                 "Restarting": False,
                 "ExitCode": self.exit_code,
+                "OOMKilled": self.oom_killed,
                 "Error": "",
                 "StartedAt": self.started_at,
                 "FinishedAt": self.finished_at,
@@ -220,6 +230,8 @@ class FakeEngine:
         self.exec_handler: ExecHandler = lambda cmd: (0, b"", b"")
         #: seconds between streamed pull progress lines
         self.pull_step_delay = 0.0
+        #: the host memory ``GET /info`` reports (``MemTotal``)
+        self.mem_total = 8 * 1024**3
         self._events: list[dict[str, Any]] = []
         self._event_waiters: list[asyncio.Event] = []
         self._execs: dict[str, tuple[str, list[str], dict[str, Any]]] = {}
@@ -261,12 +273,27 @@ class FakeEngine:
         rx = re.compile(pattern)
         return sum(1 for r in self.requests if rx.search(r))
 
-    def exit_container(self, name_or_id: str, exit_code: int = 0) -> None:
-        """Make a running container exit, as if its process ended."""
+    def exit_container(self, name_or_id: str, exit_code: int = 0, *, oom: bool = False) -> None:
+        """Make a running container exit, as if its process ended.
+
+        ``oom``: the kernel's OOM killer ended it (an ``oom`` event first, and
+        ``State.OOMKilled``), as dockerd reports it.
+        """
         c = self._find(name_or_id)
         if c is None:
             raise KeyError(name_or_id)
+        if oom and c.running:
+            c.oom_killed = True
+            self._emit(c, "oom")
         self._set_stopped(c, exit_code)
+
+    def write_output(self, name_or_id: str, text: str | bytes, *, stream: int = 1) -> None:
+        """Make a container's process write ``text`` to stdout (1) or stderr (2)."""
+        c = self._find(name_or_id)
+        if c is None:
+            raise KeyError(name_or_id)
+        c.output.append((stream, text.encode() if isinstance(text, str) else text))
+        c.notify()
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -289,6 +316,8 @@ class FakeEngine:
             fault.release()
         for waiter in self._event_waiters:
             waiter.set()
+        for c in self.containers.values():
+            c.notify()  # attach streams of running containers see _stopping and end
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -389,6 +418,7 @@ class FakeEngine:
         c.exit_code = exit_code
         c.finished_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         c.ports = {}
+        c.notify()
         self._emit(c, "die")
         if c.host_config.get("AutoRemove"):
             del self.containers[c.id]
@@ -410,6 +440,8 @@ class FakeEngine:
             ("POST", r"^/containers/([^/]+)/stop$", self._stop),
             ("POST", r"^/containers/([^/]+)/kill$", self._kill),
             ("DELETE", r"^/containers/([^/]+)$", self._delete),
+            ("POST", r"^/containers/([^/]+)/attach$", self._attach),
+            ("GET", r"^/containers/([^/]+)/logs$", self._logs),
             ("POST", r"^/containers/([^/]+)/exec$", self._exec_create),
             ("POST", r"^/exec/([^/]+)/start$", self._exec_start),
             ("GET", r"^/exec/([^/]+)/json$", self._exec_inspect),
@@ -439,6 +471,7 @@ class FakeEngine:
             {
                 "Containers": len(self.containers),
                 "ContainersRunning": running,
+                "MemTotal": self.mem_total,
                 "ServerVersion": "fake",
                 "Swarm": {"LocalNodeState": "inactive"},
             }
@@ -548,6 +581,48 @@ class FakeEngine:
             del self.containers[c.id]
             self._emit(c, "destroy")
         return web.Response(status=204)
+
+    async def _attach(self, request: web.Request, ident: str) -> web.StreamResponse:
+        """The container's output from now on (``logs=1``: from the start), until it stops."""
+        c = self._find(ident)
+        if c is None:
+            return _error(404, f"No such container: {ident}")
+        resp = web.StreamResponse(headers={"Content-Type": "application/vnd.docker.raw-stream"})
+        await resp.prepare(request)
+        position = 0 if request.query.get("logs") in ("1", "true") else len(c.output)
+        while not self._stopping:
+            changed = c.changed
+            while position < len(c.output):
+                stream, data = c.output[position]
+                position += 1
+                try:
+                    await resp.write(struct.pack(">BxxxL", stream, len(data)) + data)
+                except ConnectionResetError:
+                    return resp
+            if c.status in ("exited", "dead") or c.id not in self.containers:
+                break
+            await changed.wait()
+        await resp.write_eof()
+        return resp
+
+    async def _logs(self, request: web.Request, ident: str) -> web.StreamResponse:
+        c = self._find(ident)
+        if c is None:
+            return _error(404, f"No such container: {ident}")
+        wanted = {1} if request.query.get("stdout") in ("1", "true") else set()
+        if request.query.get("stderr") in ("1", "true"):
+            wanted.add(2)
+        lines = [
+            (stream, line + b"\n")
+            for stream, data in c.output
+            if stream in wanted
+            for line in data.rstrip(b"\n").split(b"\n")
+        ]
+        tail = request.query.get("tail", "all")
+        if tail.isdigit():
+            lines = lines[-int(tail) :] if int(tail) else []
+        body = b"".join(struct.pack(">BxxxL", s, len(d)) + d for s, d in lines)
+        return web.Response(body=body, content_type="application/vnd.docker.raw-stream")
 
     async def _exec_create(self, request: web.Request, ident: str) -> web.StreamResponse:
         c = self._find(ident)

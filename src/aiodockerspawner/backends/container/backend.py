@@ -15,8 +15,10 @@ from typing import Any
 
 import aiodocker
 
+from aiodockerspawner.backends.base import ObjectEvents
 from aiodockerspawner.backends.container.body import container_create_body
 from aiodockerspawner.backends.container.images import inspect_image, pull_image
+from aiodockerspawner.backends.container.startup import ContainerStartupWatch
 from aiodockerspawner.backends.container.volumes import (
     ensure_volumes,
     existing_volume_labels,
@@ -24,7 +26,13 @@ from aiodockerspawner.backends.container.volumes import (
 )
 from aiodockerspawner.backends.docker.client import docker_errors
 from aiodockerspawner.backends.docker.pulls import PullOptions
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    ImageNotAvailable,
+    ObjectExists,
+    ObjectExited,
+)
+from aiodockerspawner.exits import LogLimits
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -144,8 +152,11 @@ class ContainerBackend:
         *,
         docker_host: str = "127.0.0.1",
         pulls: PullOptions | None = None,
+        streams: aiodocker.Docker | None = None,
     ) -> None:
         self.docker = docker
+        #: the client for long-lived streams (attach), outside the connection limit
+        self.streams = streams or docker
         #: pull timeout, progress interval and registry credentials
         self.pulls = pulls
         #: where ports published on all interfaces are reached
@@ -238,6 +249,16 @@ class ContainerBackend:
             )
         return after
 
+    async def watch_startup(
+        self, obj: ObservedObject, *, logs: LogLimits, events: ObjectEvents | None
+    ) -> ContainerStartupWatch:
+        """Attach to the created container's output and follow its events (before start)."""
+        watch = ContainerStartupWatch(
+            self.docker, self.streams, obj.id, obj.name, logs=logs, events=events
+        )
+        await watch.open()
+        return watch
+
     async def address(self, obj: ObservedObject, policy: AddressPolicy) -> Address:
         if policy.use_internal_hostname:
             return Address(obj.name, policy.port)
@@ -258,7 +279,7 @@ class ContainerBackend:
                     return found
                 if not (data.get("State") or {}).get("Running"):
                     state = observed_from_inspect(data).status.describe()
-                    raise DockerOperationError(
+                    raise ObjectExited(
                         "find address of", obj.name, 0, f"the container is not running ({state})"
                     )
             if loop.time() > deadline:
@@ -293,6 +314,18 @@ class ContainerBackend:
                 raise
             # removal already in progress (AutoRemove got there first): "gone" means gone
             await self._wait_gone(name_or_id)
+
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's containers (one list request; the events cache knows them too)."""
+        from aiodockerspawner.backends.container.observe import ContainerSource  # (cycle)
+
+        return await ContainerSource().snapshot(self.docker, hub_id)
+
+    async def total_memory(self) -> int | None:
+        """``MemTotal`` of ``GET /info``."""
+        async with docker_errors("read the memory of", "the Docker host"):
+            info = await self.docker.system.info()
+        return int(info.get("MemTotal") or 0) or None
 
     async def volume_labels(self, name: str) -> dict[str, str] | None:
         """The labels of named volume ``name``, or ``None`` when it does not exist."""

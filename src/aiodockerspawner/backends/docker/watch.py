@@ -227,6 +227,8 @@ class Watcher:
         self._seen: dict[tuple[int, str, str, str], int] = {}
         #: while a list is in flight: the events received meanwhile
         self._recording: list[Mapping[str, Any]] | None = None
+        #: object id -> queues that get every event about it (see :meth:`listen`)
+        self._listeners: dict[str, list[asyncio.Queue[Mapping[str, Any]]]] = {}
         self._name = f"{source.kind} watcher for hub {hub_id} at {endpoint.url}"
 
     # -- lifecycle ------------------------------------------------------------
@@ -354,6 +356,48 @@ class Watcher:
                     waiting.discard(changed)
                     if not waiting:
                         del self._waiters[key]
+
+    # -- following one object ------------------------------------------------------
+
+    def listen(self, object_id: str) -> asyncio.Queue[Mapping[str, Any]]:
+        """A queue that gets every event about ``object_id`` from now on, as it comes.
+
+        The cache keeps only the latest state; a listener sees the transitions
+        (``oom`` then ``die`` then ``destroy``), each once, even across a
+        resync. Events missed while the stream was down are not replayed to
+        listeners: check :attr:`connected`. Call :meth:`unlisten` when done.
+        """
+        queue: asyncio.Queue[Mapping[str, Any]] = asyncio.Queue()
+        self._listeners.setdefault(object_id, []).append(queue)
+        return queue
+
+    def unlisten(self, object_id: str, queue: asyncio.Queue[Mapping[str, Any]]) -> None:
+        queues = self._listeners.get(object_id, [])
+        if queue in queues:
+            queues.remove(queue)
+        if not queues:
+            self._listeners.pop(object_id, None)
+
+    def note(self, obj: ObservedObject) -> None:
+        """An object as its own start just inspected it.
+
+        Stored when the cache has not seen it start yet (absent, or still
+        ``created``): a daemon may send the ``start`` event after the start
+        request answered. A state the events already moved on (``exited``)
+        is newer than the inspect and is kept.
+        """
+        current = self._objects.get(obj.id)
+        if not self._connected or obj.labels.get(LABEL_HUB) != self.hub_id:
+            return
+        if current is None or current.status.status == "created":
+            self._store(obj)
+
+    def _tell_listeners(self, event: Mapping[str, Any]) -> None:
+        if not self._listeners:
+            return
+        actor_id = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+        for queue in self._listeners.get(actor_id, ()):
+            queue.put_nowait(event)
 
     # -- writing the cache ---------------------------------------------------------
 
@@ -599,6 +643,7 @@ class Watcher:
         if self._recording is not None:
             self._recording.append(event)
         self.apply_event(event)
+        self._tell_listeners(event)
 
     async def _read(self, response: aiohttp.ClientResponse) -> None:
         try:

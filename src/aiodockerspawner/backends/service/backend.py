@@ -34,6 +34,7 @@ from typing import Any
 import aiodocker
 
 from aiodockerspawner import progress
+from aiodockerspawner.backends.base import ObjectEvents
 from aiodockerspawner.backends.container.backend import ContainerBackend, internal_address
 from aiodockerspawner.backends.container.images import inspect_image
 from aiodockerspawner.backends.docker.client import docker_errors
@@ -47,8 +48,15 @@ from aiodockerspawner.backends.service.body import (
     service_create_body,
 )
 from aiodockerspawner.backends.service.snapshot import TaskSnapshot
-from aiodockerspawner.errors import DockerOperationError, ImageNotAvailable, ObjectExists
-from aiodockerspawner.labels import LABEL_HUB, LABEL_SECRET_OF
+from aiodockerspawner.backends.service.startup import ServiceStartupWatch
+from aiodockerspawner.errors import (
+    DockerOperationError,
+    ImageNotAvailable,
+    ObjectExists,
+    ObjectExited,
+)
+from aiodockerspawner.exits import LogLimits
+from aiodockerspawner.labels import LABEL_HUB, LABEL_ROLE, LABEL_SECRET_OF, hub_filter
 from aiodockerspawner.model import (
     Address,
     AddressPolicy,
@@ -538,7 +546,7 @@ class ServiceBackend:
                     said_by_registry = await self._registry_says(obj.image)
                     if said_by_registry:
                         message = f"{message} (the registry says: {said_by_registry})"
-                raise DockerOperationError("start service", obj.name, 0, message)
+                raise ObjectExited("start service", obj.name, 0, message)
             if loop.time() >= deadline:
                 what = _task_message(task) if task else "no task was scheduled"
                 raise DockerOperationError(
@@ -549,6 +557,12 @@ class ServiceBackend:
                 )
             await asyncio.sleep(min(delay, max(0.0, deadline - loop.time())))
             delay = min(delay * 1.5, MAX_DELAY)
+
+    async def watch_startup(
+        self, obj: ObservedObject, *, logs: LogLimits, events: ObjectEvents | None
+    ) -> ServiceStartupWatch:
+        """Watch the service's task once it runs (task states make no events to follow)."""
+        return ServiceStartupWatch(self.docker, obj.id, obj.name, logs=logs)
 
     async def _node_address(self, task: Mapping[str, Any]) -> str:
         node_id = str(task.get("NodeID") or "")
@@ -718,6 +732,30 @@ class ServiceBackend:
         raise DockerOperationError(
             "rename service", name_or_id, 501, "swarm services are not renamed"
         )
+
+    async def servers(self, hub_id: str) -> list[ObservedObject]:
+        """This Hub's services (a service exists only while its server runs or starts)."""
+        async with docker_errors("list services", f"of hub {hub_id}"):
+            services: list[Mapping[str, Any]] = await self.docker.services.list(
+                filters={"label": hub_filter(hub_id)}
+            )
+        return [
+            observed_from_service(s, {"Status": {"State": "running"}})
+            for s in services
+            if ((s.get("Spec") or {}).get("Labels") or {}).get(LABEL_ROLE) is None
+        ]
+
+    async def total_memory(self) -> int | None:
+        """The memory of the swarm's ready and active nodes."""
+        async with docker_errors("list nodes", "of the swarm"):
+            nodes: list[Mapping[str, Any]] = await self.docker.nodes.list()
+        total = sum(
+            int(((n.get("Description") or {}).get("Resources") or {}).get("MemoryBytes") or 0)
+            for n in nodes
+            if (n.get("Status") or {}).get("State") == "ready"
+            and (n.get("Spec") or {}).get("Availability", "active") == "active"
+        )
+        return total or None
 
     async def volume_labels(self, name: str) -> dict[str, str] | None:
         """The labels of named volume ``name`` on the manager, or ``None``."""

@@ -846,3 +846,22 @@ def service_create_body(
         container = body["TaskTemplate"]["ContainerSpec"]
         container["Secrets"] = [*(container.get("Secrets") or []), *secrets]
     return body
+
+
+def prepull_job_body(image: str, *, name: str, labels: dict[str, str]) -> dict[str, Any]:
+    """The body of a one-shot global job that makes every node pull ``image``.
+
+    ``Mode.GlobalJob`` (API 1.41, Docker 20.10) runs one task on each node
+    and lets it end: the node pulls the image to run it. The task runs
+    ``true`` and is not restarted; an image without a ``true`` executable
+    fails to start, after the pull, which is all that is wanted.
+    """
+    return {
+        "Name": name,
+        "Labels": dict(labels),
+        "TaskTemplate": {
+            "ContainerSpec": {"Image": image, "Command": ["true"]},
+            "RestartPolicy": {"Condition": "none"},
+        },
+        "Mode": {"GlobalJob": {}},
+    }
