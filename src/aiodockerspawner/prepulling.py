@@ -22,7 +22,7 @@ from aiodockerspawner.backends import (
     get_prepuller,
     local_pull,
 )
-from aiodockerspawner.core import options
+from aiodockerspawner.core import options, profiles
 
 PACKAGE_LOGGER = "aiodockerspawner"
 
@@ -57,16 +57,19 @@ class Prepulling(HasTraits):
     async def images_to_prepull(self) -> list[str]:
         """The images the Hub pre-pulls: ``prepull_images`` resolved.
 
-        The hook for more sources: a subclass (or a profile list feature)
-        extends the list, e.g. ``return [*await super().images_to_prepull(),
-        *profile_images]``. It is called once per pre-pull round, on the
-        spawner that started the pre-puller.
+        With ``"allowed"``: ``image``, the images of ``allowed_images`` and
+        those the profiles of ``profile_list`` (and their listed choices) set.
+        The hook for more sources: a subclass extends the list, e.g.
+        ``return [*await super().images_to_prepull(), *more]``. It is called
+        once per pre-pull round, on the spawner that started the pre-puller.
         """
         if self.prepull_images != "allowed":
             return [str(i) for i in self.prepull_images]
         allowed = await options.resolve_allowed_images(self.allowed_images, self)
         extra = list(allowed.values()) if isinstance(allowed, dict) else []
-        return [str(self.image), *extra]
+        if self.profile_list:
+            extra += profiles.profile_images(await self._profiles())
+        return list(dict.fromkeys([str(self.image), *extra]))
 
     def prepull_strategy(self) -> PullOne:
         """How one image is pre-pulled: on the daemon, shared with spawns (Swarm: every node)."""

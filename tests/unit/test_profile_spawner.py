@@ -311,3 +311,43 @@ async def test_the_form_parse_and_apply_round_trip() -> None:
 async def test_without_profiles_the_form_is_the_image_select() -> None:
     spawner = make_spawner(allowed_images={"a": "a:1", "b": "b:1"})
     assert 'name="image"' in await spawner.get_options_form()
+
+
+async def test_prepull_allowed_takes_the_images_of_the_profiles_and_their_choices() -> None:
+    profile_list = [
+        {"display_name": "Small", "slug": "small", "kubespawner_override": {"image": "s:1"}},
+        {
+            "display_name": "Big",
+            "slug": "big",
+            "kubespawner_override": {"image": "b:1"},
+            "profile_options": {
+                "flavour": {
+                    "display_name": "Flavour",
+                    "choices": {
+                        "r": {"display_name": "R", "kubespawner_override": {"image": "b-r:1"}},
+                        "same": {"display_name": "S", "kubespawner_override": {"image": "s:1"}},
+                    },
+                    "unlisted_choice": {
+                        "enabled": True,
+                        "display_name": "Other",
+                        "validation_regex": "^[a-z:0-9]+$",
+                        "kubespawner_override": {"image": "{value}"},
+                    },
+                }
+            },
+        },
+    ]
+
+    async def by_user(spawner: Any) -> list[dict[str, Any]]:
+        return profile_list
+
+    for value in (profile_list, by_user):
+        spawner = make_spawner(
+            DockerSpawner,
+            image="configured:1",
+            allowed_images={"a": "a:1"},
+            profile_list=value,
+            prepull_images="allowed",
+        )
+        # each image once; free text cannot be known in advance
+        assert await spawner.images_to_prepull() == ["configured:1", "a:1", "s:1", "b:1", "b-r:1"]

@@ -20,9 +20,9 @@ class PrepullConfig(HasTraits):
         help="""
         Images to pull when the Hub starts and then every
         ``prepull_interval`` seconds, so that no user waits for a pull: a
-        list of image references, or ``"allowed"`` for ``image`` and every
-        image of ``allowed_images`` (a callable ``allowed_images`` is
-        evaluated with the first server the Hub loads). Empty (the
+        list of image references, or ``"allowed"`` for ``image``, every
+        image of ``allowed_images`` and every image ``profile_list`` sets
+        (callables are evaluated with the first server the Hub loads). Empty (the
         default): nothing is pre-pulled.
 
         Pre-pulls run in the background, ``prepull_concurrency`` at a time,

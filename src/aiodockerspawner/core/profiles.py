@@ -62,6 +62,7 @@ __all__ = [
     "merge_setting",
     "options_from_form",
     "parse_profile_list",
+    "profile_images",
     "select",
     "visible_profiles",
 ]
@@ -410,6 +411,23 @@ def parse_profile_list(value: object) -> list[Profile]:
             )
         seen.add(profile.slug)
     return profiles
+
+
+def profile_images(profiles: Sequence[Profile]) -> list[str]:
+    """The images the profiles and their listed choices set, in order, once each.
+
+    An image with a ``{...}`` placeholder (filled from free text) cannot be
+    known in advance and is left out.
+    """
+    found: list[str] = []
+    overrides = [p.override for p in profiles] + [
+        c.override for p in profiles for o in p.options for c in o.choices
+    ]
+    for override in overrides:
+        image = override.get("image")
+        if isinstance(image, str) and image and "{" not in image and image not in found:
+            found.append(image)
+    return found
 
 
 def visible_profiles(
