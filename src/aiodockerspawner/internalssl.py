@@ -129,22 +129,28 @@ class InternalSSL(HasTraits):
     _cert_archive: bytes | None = None
 
     async def move_certs(self, paths: Mapping[str, str]) -> dict[str, str]:
-        """Read the server's certificates; ``start()`` copies them to ``/certs``.
+        """Read the server's certificates and keep them for the next start.
 
         The files are read in a worker thread: plain local file I/O, not a
         Docker request, kept off the event loop so that a slow disk does not
-        stall the Hub.
+        stall the Hub. How they travel is :meth:`_keep_certs`'s business.
         """
         files = await asyncio.to_thread(read_cert_files, dict(paths))
-        self._cert_archive = cert_archive(files)
         in_container = container_cert_paths(paths)
-        self.log.info(
-            "Internal SSL files for %s will be copied into %s at %s",
-            self._log_name,
-            self.object_name,
-            CERTS_DIR,
-        )
+        how = self._keep_certs(files, in_container)
+        self.log.info("Internal SSL files for %s will be %s at %s", self._log_name, how, CERTS_DIR)
         return in_container
+
+    def _keep_certs(
+        self, files: Mapping[str, tuple[bytes, float]], in_container: Mapping[str, str]
+    ) -> str:
+        """Keep the files read by ``move_certs`` for the start; say how they will travel.
+
+        A container gets them as one archive, which ``start()`` uploads into
+        it before it starts (:meth:`copy_certs`).
+        """
+        self._cert_archive = cert_archive(files)
+        return f"copied into {self.object_name}"
 
     async def copy_certs(self, backend: Any, name_or_id: str) -> None:
         """Upload the prepared certificates into the (not yet started) object."""

@@ -47,7 +47,6 @@ from aiodockerspawner.backends import (
 from aiodockerspawner.core.naming import service_name
 from aiodockerspawner.errors import DockerOperationError, InvalidSpec
 from aiodockerspawner.hubdb import orm_session
-from aiodockerspawner.internalssl import CERTS_DIR, container_cert_paths, read_cert_files
 from aiodockerspawner.model import (
     Address,
     ObjectSpec,
@@ -348,25 +347,19 @@ class SwarmSpawner(DockerSpawner):
     #: in-container path -> content of the files ``move_certs`` read for the next start
     _cert_files: dict[str, bytes] = {}  # replaced at each move_certs, never mutated
 
-    async def move_certs(self, paths: Mapping[str, str]) -> dict[str, str]:
-        """Read the server's key, certificate and CA; the start sends them as secrets.
+    def _keep_certs(
+        self, files: Mapping[str, tuple[bytes, float]], in_container: Mapping[str, str]
+    ) -> str:
+        """Keep the server's key, certificate and CA as the contents of swarm secrets.
 
         A task may run on any node, so the files cannot be copied into a
         container on the manager: each becomes a swarm secret (created with
         the service, removed with it), mounted read-only at ``/certs/<name>``
         in the task's container, on whichever node runs it.
         """
-        files = await asyncio.to_thread(read_cert_files, dict(paths))
-        in_container = container_cert_paths(paths)
         by_name = {posixpath.basename(path): path for path in in_container.values()}
         self._cert_files = {by_name[name]: content for name, (content, _) in files.items()}
-        self.log.info(
-            "Internal SSL files for %s will be swarm secrets of service %s, at %s",
-            self._log_name,
-            self.object_name,
-            CERTS_DIR,
-        )
-        return in_container
+        return f"swarm secrets of service {self.object_name}"
 
     async def _remove_secrets(self) -> None:
         if not self.internal_ssl:
