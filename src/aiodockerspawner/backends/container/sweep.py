@@ -21,8 +21,6 @@ sweep runs is always known. Volumes hold user data: they are only swept when
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +30,7 @@ from aiodocker.volumes import DockerVolume
 
 from aiodockerspawner.backends.container.observe import ContainerSource
 from aiodockerspawner.backends.docker.client import Endpoint, docker_errors, shared_client
+from aiodockerspawner.backends.docker.periodic import Periodic
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.labels import LABEL_SERVER, LABEL_USER, hub_filter, owned_by
 from aiodockerspawner.model import KnownServers, ObservedObject
@@ -79,7 +78,7 @@ class SweepResult:
     volumes: list[str] = field(default_factory=list)
 
 
-class OrphanSweeper:
+class OrphanSweeper(Periodic):
     """Sweeps one Hub's objects on one endpoint: once when started, then periodically."""
 
     def __init__(
@@ -91,38 +90,17 @@ class OrphanSweeper:
         interval: float = 3600.0,
         volumes: bool = False,
     ) -> None:
+        super().__init__(hub_id, interval)
         self.endpoint = endpoint
-        self.hub_id = hub_id
         self.known = known
-        self.interval = interval
         self.volumes = volumes
         self.runs = 0
         self.last: SweepResult | None = None
-        self._task: asyncio.Task[None] | None = None
-        self.loop = asyncio.get_running_loop()
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            self._task = contextvars.Context().run(
-                self.loop.create_task, self._run(), name=f"aiodockerspawner sweep {self.hub_id}"
-            )
+    job = "orphan sweep"
 
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a failed sweep is retried at the next interval
-                log.exception("Orphan sweep for hub %s failed", self.hub_id)
-            await asyncio.sleep(self.interval)
+    async def run_once(self) -> None:
+        await self.sweep()
 
     async def sweep(self) -> SweepResult:
         """List this Hub's objects, read what the Hub knows, remove the orphans."""

@@ -19,14 +19,13 @@ global job.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from aiodockerspawner import progress
 from aiodockerspawner.backends.docker.client import Endpoint, shared_client
+from aiodockerspawner.backends.docker.periodic import Periodic
 from aiodockerspawner.backends.docker.pulls import PullOptions, pull
 from aiodockerspawner.errors import DockerOperationError
 from aiodockerspawner.progress import format_duration
@@ -75,7 +74,7 @@ def local_pull(endpoint: Endpoint, options: PullOptions, log_interval: float) ->
     return pull_one
 
 
-class Prepuller:
+class Prepuller(Periodic):
     """Pulls the Hub's images at start and every ``interval`` seconds (0: once)."""
 
     def __init__(
@@ -88,43 +87,16 @@ class Prepuller:
         interval: float = 3600.0,
         concurrency: int = 2,
     ) -> None:
+        super().__init__(hub_id, interval)
         self.endpoint = endpoint
-        self.hub_id = hub_id
         self.images = images
         self.pull_one = pull_one
-        self.interval = interval
         self.concurrency = max(1, concurrency)
         self.stats = PrepullStats()
-        self.loop = asyncio.get_running_loop()
         #: set when a round has finished (for tests)
         self.round_done = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        if self._task is None or self._task.done():
-            # an empty context: the pre-pull belongs to no spawn (no spawn page gets it)
-            self._task = contextvars.Context().run(
-                self.loop.create_task, self._run(), name=f"aiodockerspawner prepull {self.hub_id}"
-            )
-
-    async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_once()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # the next round tries again
-                log.exception("Pre-pulling images for hub %s failed", self.hub_id)
-            if self.interval <= 0:
-                return
-            await asyncio.sleep(self.interval)
+    job = "pre-pull"
 
     async def run_once(self) -> None:
         """One round: every image, ``concurrency`` at a time."""
